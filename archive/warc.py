@@ -1,0 +1,247 @@
+"""WARC files: write every HTTP exchange, read a record back by its pointer.
+
+Every row in the SQLite archive carries a :class:`WarcPointer` (file, offset, length, record id,
+payload digest). The pointer is what makes a row citable: open the file, seek to the offset and
+the record that was there when the row was written is the one the row was extracted from.
+
+Files are gzip-per-record (each record its own gzip member), so a reader can seek straight to a
+record's offset, and each file starts with a ``warcinfo`` record naming the software and the crawl.
+A file being written carries an ``.open`` suffix; it is renamed when closed, so nothing mistakes
+a half-written file for a complete one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+OPEN_SUFFIX = ".open"
+DEFAULT_MAX_FILE_SIZE = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class WarcPointer:
+    """Where one record lives: enough to open it again without scanning the file."""
+
+    filename: str  # relative to the data directory, e.g. "warc/sotttt-20240405061600-00000.warc.gz"
+    offset: int
+    length: int
+    record_id: str
+    payload_digest: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class HttpExchange:
+    """One request/response pair as seen on the wire (as far as the HTTP client lets us see it)."""
+
+    url: str
+    method: str
+    request_headers: list[tuple[str, str]]
+    status: int
+    reason: str
+    response_headers: list[tuple[str, str]]
+    body: bytes
+    request_body: bytes = b""
+    protocol: str = "HTTP/1.1"
+    ip_address: str | None = None
+    fetched_at: datetime | None = None
+
+
+def _warc_date(moment: datetime | None) -> str:
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha1_digest(data: bytes) -> str:
+    """The digest form WARC readers expect: ``sha1:`` + base32."""
+    import base64
+
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+
+
+class WarcWriter:
+    """Appends request/response records to rotating gzip WARC files under one directory.
+
+    Not thread-safe: one writer per crawl, fed from the reactor thread.
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        prefix: str,
+        *,
+        data_dir: Path | str | None = None,
+        warcinfo: dict[str, str] | None = None,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    ):
+        self.directory = Path(directory)
+        self.data_dir = Path(data_dir) if data_dir else self.directory.parent
+        self.prefix = prefix
+        self.warcinfo = dict(warcinfo or {})
+        self.max_file_size = max_file_size
+        self.started = datetime.now(UTC)
+        self.serial = 0
+        self.files_written: list[Path] = []
+        self._fh: io.BufferedWriter | None = None
+        self._writer: WARCWriter | None = None
+        self._path: Path | None = None
+        self._warcinfo_id: str | None = None
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _next_path(self) -> Path:
+        stamp = self.started.strftime("%Y%m%d%H%M%S")
+        while True:
+            path = self.directory / f"{self.prefix}-{stamp}-{self.serial:05d}.warc.gz"
+            self.serial += 1
+            if not path.exists() and not path.with_name(path.name + OPEN_SUFFIX).exists():
+                return path
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._path = self._next_path()
+        self._fh = open(self._path.with_name(self._path.name + OPEN_SUFFIX), "xb")
+        self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        info = {"software": "govarchive", "format": "WARC File Format 1.1", **self.warcinfo}
+        record = self._writer.create_warcinfo_record(self._path.name, info)
+        self._warcinfo_id = record.rec_headers.get_header("WARC-Record-ID")
+        self._writer.write_record(record)
+
+    def close(self) -> None:
+        """Flush, fsync and drop the ``.open`` suffix of the current file."""
+        if self._fh is None:
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        assert self._path is not None
+        self._path.with_name(self._path.name + OPEN_SUFFIX).rename(self._path)
+        self.files_written.append(self._path)
+        self._fh = self._writer = self._path = None
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def __enter__(self) -> WarcWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- records -----------------------------------------------------------------------------
+
+    def _write(self, record: ArcWarcRecord) -> WarcPointer:
+        assert self._fh is not None and self._writer is not None and self._path is not None
+        offset = self._fh.tell()
+        self._writer.write_record(record)
+        return WarcPointer(
+            filename=self._path.relative_to(self.data_dir).as_posix(),
+            offset=offset,
+            length=self._fh.tell() - offset,
+            record_id=record.rec_headers.get_header("WARC-Record-ID"),
+            payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
+        )
+
+    def write_exchange(self, exchange: HttpExchange, target_uri: str | None = None) -> WarcPointer:
+        """Write the response and its request; returns the pointer to the response record."""
+        if self._fh is not None and self._fh.tell() >= self.max_file_size:
+            self.close()
+        if self._fh is None:
+            self._open()
+        assert self._writer is not None
+        uri = target_uri or exchange.url
+        date = _warc_date(exchange.fetched_at)
+        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
+        if exchange.ip_address:
+            common["WARC-IP-Address"] = exchange.ip_address
+
+        status_line = f"{exchange.status} {exchange.reason}".strip()
+        response_headers = StatusAndHeaders(
+            status_line, list(exchange.response_headers), protocol=exchange.protocol
+        )
+        response = self._writer.create_warc_record(
+            uri,
+            "response",
+            payload=io.BytesIO(exchange.body),
+            length=len(exchange.body),
+            http_headers=response_headers,
+            warc_headers_dict=dict(common),
+        )
+        self._writer.ensure_digest(response, block=True, payload=True)
+        pointer = self._write(response)
+
+        request_line = f"{exchange.method} {_request_target(uri)} {exchange.protocol}"
+        request_headers = StatusAndHeaders(
+            request_line, list(exchange.request_headers), is_http_request=True
+        )
+        request = self._writer.create_warc_record(
+            uri,
+            "request",
+            payload=io.BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            http_headers=request_headers,
+            warc_headers_dict={**common, "WARC-Concurrent-To": pointer.record_id},
+        )
+        self._write(request)
+        return pointer
+
+
+def _request_target(uri: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def read_record(data_dir: Path | str, pointer: WarcPointer | dict) -> ArcWarcRecord:
+    """Open the record a pointer names, reading only that record (no scan of the file).
+
+    The returned record's stream must be consumed before the next call; use
+    :func:`record_payload` for the decoded payload bytes.
+    """
+    if isinstance(pointer, dict):
+        filename, offset = pointer["filename"], pointer["offset"]
+    else:
+        filename, offset = pointer.filename, pointer.offset
+    path = Path(data_dir) / filename
+    if not path.exists() and path.with_name(path.name + OPEN_SUFFIX).exists():
+        path = path.with_name(path.name + OPEN_SUFFIX)
+    fh = open(path, "rb")
+    fh.seek(offset)
+    for record in ArchiveIterator(fh):
+        record._govarchive_fh = fh  # keep the file open as long as the record lives
+        return record
+    fh.close()
+    raise ValueError(f"{path}: no WARC record at offset {offset}")
+
+
+def record_payload(record: ArcWarcRecord) -> bytes:
+    """The HTTP payload with transfer and content encodings undone, as a browser would see it."""
+    return record.content_stream().read()
+
+
+def iter_records(path: Path | str, types: Iterable[str] | None = None):
+    """Yield (offset, record) for every record of a WARC file, optionally filtered by type."""
+    wanted = set(types) if types else None
+    with open(path, "rb") as fh:
+        iterator = ArchiveIterator(fh)
+        for record in iterator:
+            if wanted is None or record.rec_type in wanted:
+                yield iterator.get_record_offset(), record

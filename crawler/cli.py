@@ -1,0 +1,152 @@
+"""The ``govarchive`` command line: thin click commands over the crawler and the archive."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from crawler.profiles import ProfileError, available_profiles, load_profile
+from crawler.run import EXIT_USAGE
+
+DATA_OPTION = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Data directory: archive.db and warc/ live here.",
+)
+
+
+def _load_profile_or_exit(portal: str):
+    try:
+        return load_profile(portal)
+    except ProfileError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _parse_settings(values: tuple[str, ...]) -> dict[str, str]:
+    settings = {}
+    for value in values:
+        name, sep, setting = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {value!r}", param_hint="-s")
+        settings[name.strip()] = setting
+    return settings
+
+
+@click.group()
+@click.version_option(package_name="govarchive")
+def cli() -> None:
+    """Archive government news portals into WARC files and a SQLite database."""
+
+
+@cli.command()
+@click.argument("portal")
+@DATA_OPTION
+@click.option("--base-url", help="Fetch from this mirror or local replica instead of the live host.")
+@click.option("--max-articles", type=click.IntRange(min=1), help="Stop after this many articles.")
+@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
+              help="Set a Scrapy setting for this run (repeatable), as `scrapy crawl -s` does.")
+def crawl(portal: str, data_dir: Path, base_url: str | None, max_articles: int | None,
+          settings: tuple[str, ...]) -> None:
+    """Crawl PORTAL (a profile name or a .toml file) into the data directory.
+
+    Exit status: 0 done, 1 done with errors, 2 bad usage or profile.
+    """
+    from crawler.run import run_crawl
+
+    profile = _load_profile_or_exit(portal)
+    overrides = _parse_settings(settings)
+    started = time.monotonic()
+    result = run_crawl(profile, data_dir, base_url=base_url, max_articles=max_articles,
+                       overrides=overrides)
+    elapsed = time.monotonic() - started
+    click.echo(_summary_line(profile.name, result, elapsed))
+    sys.exit(result.exit_code)
+
+
+def _summary_line(portal: str, result, elapsed: float) -> str:
+    counts = result.counts
+    return (
+        f"{portal}: crawl {result.crawl_id} {result.status} in {elapsed:.1f}s: "
+        f"{counts.get('requests', 0)} requests, {counts.get('articles_new', 0)} new, "
+        f"{counts.get('articles_updated', 0)} updated, "
+        f"{counts.get('articles_unchanged', 0)} unchanged, {counts.get('errors', 0)} errors; "
+        f"{result.article_count} articles archived"
+    )
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--portal", help="Use this portal's profile (default: generic extraction).")
+@click.option("--url", help="The page's URL (resolves relative links and the canonical URL).")
+def extract(file: Path, portal: str | None, url: str | None) -> None:
+    """Print the extraction of an HTML FILE as JSON, with the `articles` field names."""
+    from crawler.extract import extract_article
+
+    profile = _load_profile_or_exit(portal) if portal else None
+    if url is None:
+        url = profile.base_url + "/" if profile else file.resolve().as_uri()
+    article = extract_article(file.read_bytes(), url, profile)
+    click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+
+
+@cli.command()
+def portals() -> None:
+    """List the bundled portal profiles."""
+    for name in available_profiles():
+        try:
+            profile = load_profile(name)
+        except ProfileError as exc:
+            click.echo(f"{name}\t(invalid: {exc.field}: {exc.problem})")
+            continue
+        click.echo(f"{name}\t{profile.base_url}\t{profile.title}")
+
+
+@cli.command()
+@DATA_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; the default keeps the archive on this machine.")
+@click.option("--port", default=8001, show_default=True, type=int)
+def serve(data_dir: Path, host: str, port: int) -> None:
+    """Open the archive in Datasette, read-only."""
+    from crawler.serve import run_datasette
+
+    db_path = data_dir / "archive.db"
+    if not db_path.is_file():
+        click.echo(f"Error: {db_path}: no archive here (run `govarchive crawl` first)", err=True)
+        sys.exit(EXIT_USAGE)
+    run_datasette(db_path, host=host, port=port)
+
+
+@cli.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("demo-data"), show_default=True, help="Where to write the demo archive.")
+def demo(data_dir: Path) -> None:
+    """Crawl the bundled replica of sotttt.hanoi.gov.vn, served on 127.0.0.1, into SQLite + WARC."""
+    from crawler.replica import DEMO_REPLICA, serve_replica
+    from crawler.run import run_crawl
+
+    profile = load_profile("sotttt")
+    started = time.monotonic()
+    with serve_replica(DEMO_REPLICA) as server:
+        click.echo(f"Serving the bundled sotttt replica at {server.url}")
+        # A local replica needs no politeness delays.
+        overrides = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0",
+                     "CONCURRENT_REQUESTS_PER_DOMAIN": "8", "LOG_LEVEL": "WARNING"}
+        result = run_crawl(profile, data_dir, base_url=server.url, overrides=overrides)
+    click.echo(_summary_line(profile.name, result, time.monotonic() - started))
+    warcs = sorted((data_dir / "warc").glob("*.warc.gz"))
+    click.echo(f"SQLite archive: {data_dir / 'archive.db'}")
+    click.echo(f"WARC files:     {len(warcs)} in {data_dir / 'warc'}")
+    click.echo(f"Explore it:     govarchive serve --data {data_dir}")
+
+
+def main() -> None:
+    cli()

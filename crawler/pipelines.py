@@ -1,0 +1,121 @@
+"""Item pipeline: articles and fetch rows into the SQLite archive, in batched transactions.
+
+One upsert per row would cap a crawl at a few hundred rows a second, so items and fetch rows
+are buffered and written ``GOVARCHIVE_BATCH_SIZE`` at a time. The WARC middleware flushes each
+record before the item that points at it can exist, so a committed row always points at bytes
+that are in a WARC file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+
+from archive.store import Archive
+from crawler import signals as govarchive_signals
+from crawler.settings_util import data_dir_from_settings, software_versions
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+#: Settings recorded with each crawl row, so a run can be explained later.
+RECORDED_SETTINGS = (
+    "USER_AGENT",
+    "ROBOTSTXT_OBEY",
+    "AUTOTHROTTLE_ENABLED",
+    "DOWNLOAD_DELAY",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "GOVARCHIVE_CONTACT",
+)
+
+
+class ArchivePipeline:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.settings = crawler.settings
+        self.batch_size = crawler.settings.getint("GOVARCHIVE_BATCH_SIZE", 200)
+        self.archive: Archive | None = None
+        self.crawl_id: int | None = None
+        self.status: str | None = None
+        self.pending_articles: list[dict] = []
+        self.pending_fetches: list[dict] = []
+        self.counts: dict[str, int] = {
+            "requests": 0,
+            "pages": 0,
+            "articles_new": 0,
+            "articles_updated": 0,
+            "articles_unchanged": 0,
+            "errors": 0,
+            "bytes": 0,
+        }
+        crawler.signals.connect(self.fetch_recorded, signal=govarchive_signals.fetch_recorded)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Spider) -> None:
+        data_dir = data_dir_from_settings(self.settings)
+        self.archive = Archive(data_dir / "archive.db")
+        settings = {name: self.settings.get(name) for name in RECORDED_SETTINGS}
+        base_url = getattr(getattr(spider, "urls", None), "fetch_base", None)
+        settings["fetched_from"] = base_url
+        portal = getattr(getattr(spider, "profile", None), "name", spider.name)
+        self.crawl_id = self.archive.begin_crawl(portal, settings, software_versions())
+        spider.crawl_id = self.crawl_id
+
+    def fetch_recorded(self, fetch: dict[str, Any]) -> None:
+        self.counts["requests"] += 1
+        if fetch["status"] == 200:
+            self.counts["pages"] += 1
+        if fetch["error"]:
+            self.counts["errors"] += 1
+        self.counts["bytes"] += fetch["length"] or 0
+        self.pending_fetches.append({**fetch, "crawl_id": self.crawl_id})
+        if len(self.pending_fetches) >= self.batch_size:
+            self.flush()
+
+    def process_item(self, item: dict, spider: Spider) -> dict:
+        self.pending_articles.append({**item, "crawl_id": self.crawl_id})
+        if len(self.pending_articles) >= self.batch_size:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        assert self.archive is not None
+        if self.pending_fetches:
+            self.archive.add_fetches(self.pending_fetches)
+            self.pending_fetches = []
+        if self.pending_articles:
+            saved = self.archive.save_articles(self.pending_articles)
+            self.pending_articles = []
+            for key in ("new", "updated", "unchanged"):
+                self.counts[f"articles_{key}"] += saved.get(key, 0)
+
+    def close_spider(self, spider: Spider) -> None:
+        if self.archive is not None:
+            self.flush()
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Close the crawl row once Scrapy knows why the crawl ended (after close_spider)."""
+        if self.archive is None:
+            return
+        self.flush()
+        if reason not in ("finished", "closespider_itemcount"):
+            status = "interrupted"
+        elif self.counts["errors"]:
+            status = "done_with_errors"
+        else:
+            status = "done"
+        self.archive.finish_crawl(self.crawl_id, status, self.counts)
+        self.status = status
+        logger.info("crawl %s %s: %s", self.crawl_id, status, json.dumps(self.counts))
+        self.archive.close()
+        self.archive = None

@@ -1,0 +1,58 @@
+"""Scrapy settings for govarchive: the one home of crawl defaults.
+
+Defaults are polite, because government portals are often small servers: AutoThrottle on,
+two requests at a time per host, robots.txt obeyed, and a User-Agent that says who we are and
+how to reach the archivist (``GOVARCHIVE_CONTACT``). Override per run with ``-s NAME=VALUE``.
+"""
+
+BOT_NAME = "govarchive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# -- govarchive -------------------------------------------------------------------------------
+GOVARCHIVE_DATA_DIR = "data"
+GOVARCHIVE_CONTACT = "set GOVARCHIVE_CONTACT to your e-mail"
+GOVARCHIVE_WARC_MAX_SIZE = 1_000_000_000
+# Rows are written in transactions of this many items (one upsert per row is ~15x slower).
+GOVARCHIVE_BATCH_SIZE = 200
+# Documents linked from articles (PDF, DOC, XLS...) are fetched so the WARC holds them too.
+GOVARCHIVE_FETCH_ATTACHMENTS = True
+
+# -- politeness -------------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+USER_AGENT = (
+    "govarchive/0.1 (+https://github.com/govarchive/govarchive; archiving public news; "
+    "contact: {contact})"
+)
+CONCURRENT_REQUESTS = 8
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+# -- robustness -------------------------------------------------------------------------------
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+REDIRECT_MAX_TIMES = 10
+# Error pages (404, 500) reach the spider so they are archived and recorded, not silently dropped.
+HTTPERROR_ALLOW_ALL = True
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    "crawler.middlewares.ContactUserAgentMiddleware": 500,
+    # Above HttpCompressionMiddleware (590) and every other built-in: sees the wire bytes.
+    "crawler.middlewares.WarcCaptureMiddleware": 950,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.ArchivePipeline": 300,
+}
+
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,8 @@
+"""Signals of our own, sent through Scrapy's signal manager.
+
+Handlers are held by weak reference: connect bound methods of long-lived objects, never lambdas.
+"""
+
+#: Sent by WarcCaptureMiddleware for every HTTP exchange (or failure), with ``fetch``: the row
+#: for the ``fetches`` table.
+fetch_recorded = object()

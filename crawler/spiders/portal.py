@@ -1,0 +1,122 @@
+"""The one generic spider: walks a portal's listing sections and archives their articles.
+
+Everything portal-specific comes from the profile (``-a portal=sotttt``): where the sections
+start, which links are further listing pages and which are articles. Links are classified with
+the profile's patterns *before* any Request is built, because handing every ``<a>`` of a
+100-link page to Scrapy costs more than the rest of the crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response, TextResponse
+
+from crawler.extract import extract_article
+from crawler.profiles import Profile, load_profile
+from crawler.urls import UrlMap, is_followable
+
+logger = logging.getLogger(__name__)
+
+
+class PortalSpider(scrapy.Spider):
+    name = "portal"
+
+    def __init__(
+        self,
+        portal: str | None = None,
+        base_url: str | None = None,
+        max_articles: int | str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        if not portal:
+            raise NotConfigured("PortalSpider needs a portal: scrapy crawl portal -a portal=NAME")
+        self.profile: Profile = portal if isinstance(portal, Profile) else load_profile(portal)
+        self.urls = UrlMap(self.profile.base_url, base_url)
+        self.max_articles = int(max_articles) if max_articles else None
+        self.allowed_domains = sorted({*self.profile.hosts, self.urls.fetch_host})
+        self.seen_article_ids: set[str] = set()
+        self.articles_scheduled = 0
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for path in self.profile.start_paths:
+            url = self.urls.to_fetch(self.profile.base_url + path)
+            yield scrapy.Request(url, callback=self.parse_listing, meta={"section": path})
+
+    # -- listings ----------------------------------------------------------------------------
+
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        if response.status != 200 or not isinstance(response, TextResponse):
+            return
+        section = response.meta.get("section")
+        for href in dict.fromkeys(response.xpath("//a/@href").getall()):
+            if not is_followable(href):
+                continue
+            fetch_url = self.urls.to_fetch(urljoin(response.url, href.strip()))
+            portal_url = self.urls.to_portal(fetch_url)
+            article_id = self.profile.article_id(portal_url)
+            if article_id is not None:
+                request = self._article_request(fetch_url, article_id, section)
+                if request is not None:
+                    yield request
+            elif self.profile.is_listing(portal_url):
+                yield response.follow(
+                    fetch_url, callback=self.parse_listing, meta={"section": section}
+                )
+
+    def _article_request(self, url: str, article_id: str, section: str | None):
+        # The portal serves one article under many section paths; the id makes them one.
+        if article_id in self.seen_article_ids:
+            return None
+        if self.max_articles is not None and self.articles_scheduled >= self.max_articles:
+            return None
+        self.seen_article_ids.add(article_id)
+        self.articles_scheduled += 1
+        return scrapy.Request(
+            url, callback=self.parse_article, meta={"section": section, "article_id": article_id}
+        )
+
+    # -- articles ----------------------------------------------------------------------------
+
+    def parse_article(self, response: Response) -> Iterator[dict | scrapy.Request]:
+        if response.status != 200 or not isinstance(response, TextResponse):
+            return
+        portal_url = self.urls.to_portal(response.url)
+        try:
+            article = extract_article(response.text, portal_url, self.profile)
+        except Exception:
+            # Extraction is pure and meant never to raise; if it does, the page is still in the
+            # WARC and `reextract` can retry it, so log and keep crawling.
+            logger.exception("extraction failed for %s", portal_url)
+            self.crawler.stats.inc_value("govarchive/extraction_errors")
+            return
+        item = article.to_dict()
+        item["portal"] = self.profile.name
+        item["crawled_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        pointer = response.meta.get("warc")
+        if pointer is not None:
+            item.update(
+                warc_filename=pointer.filename,
+                warc_offset=pointer.offset,
+                warc_length=pointer.length,
+                warc_record_id=pointer.record_id,
+                warc_payload_digest=pointer.payload_digest,
+            )
+        yield item
+        if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
+            for attachment in article.attachments:
+                fetch_url = self.urls.to_fetch(attachment.url)
+                if urlsplit(fetch_url).hostname in self.allowed_domains:
+                    # Archived by the WARC middleware; nothing to parse.
+                    yield scrapy.Request(fetch_url, callback=self.archived_only, priority=-1)
+
+    def archived_only(self, response: Response) -> None:
+        return None
