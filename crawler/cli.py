@@ -49,12 +49,25 @@ def cli() -> None:
 @cli.command()
 @click.argument("portal")
 @DATA_OPTION
-@click.option("--base-url", help="Fetch from this mirror or local replica instead of the live host.")
+@click.option(
+    "--base-url", help="Fetch from this mirror or local replica instead of the live host."
+)
 @click.option("--max-articles", type=click.IntRange(min=1), help="Stop after this many articles.")
-@click.option("-s", "--set", "settings", multiple=True, metavar="NAME=VALUE",
-              help="Set a Scrapy setting for this run (repeatable), as `scrapy crawl -s` does.")
-def crawl(portal: str, data_dir: Path, base_url: str | None, max_articles: int | None,
-          settings: tuple[str, ...]) -> None:
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set a Scrapy setting for this run (repeatable), as `scrapy crawl -s` does.",
+)
+def crawl(
+    portal: str,
+    data_dir: Path,
+    base_url: str | None,
+    max_articles: int | None,
+    settings: tuple[str, ...],
+) -> None:
     """Crawl PORTAL (a profile name or a .toml file) into the data directory.
 
     Exit status: 0 done, 1 done with errors, 2 bad usage or profile.
@@ -64,8 +77,9 @@ def crawl(portal: str, data_dir: Path, base_url: str | None, max_articles: int |
     profile = _load_profile_or_exit(portal)
     overrides = _parse_settings(settings)
     started = time.monotonic()
-    result = run_crawl(profile, data_dir, base_url=base_url, max_articles=max_articles,
-                       overrides=overrides)
+    result = run_crawl(
+        profile, data_dir, base_url=base_url, max_articles=max_articles, overrides=overrides
+    )
     elapsed = time.monotonic() - started
     click.echo(_summary_line(profile.name, result, elapsed))
     sys.exit(result.exit_code)
@@ -111,8 +125,12 @@ def portals() -> None:
 
 @cli.command()
 @DATA_OPTION
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to bind; the default keeps the archive on this machine.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; the default keeps the archive on this machine.",
+)
 @click.option("--port", default=8001, show_default=True, type=int)
 def serve(data_dir: Path, host: str, port: int) -> None:
     """Open the archive in Datasette, read-only."""
@@ -126,8 +144,14 @@ def serve(data_dir: Path, host: str, port: int) -> None:
 
 
 @cli.command()
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("demo-data"), show_default=True, help="Where to write the demo archive.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-data"),
+    show_default=True,
+    help="Where to write the demo archive.",
+)
 def demo(data_dir: Path) -> None:
     """Crawl the bundled replica of sotttt.hanoi.gov.vn, served on 127.0.0.1, into SQLite + WARC."""
     from crawler.replica import DEMO_REPLICA, serve_replica
@@ -138,8 +162,12 @@ def demo(data_dir: Path) -> None:
     with serve_replica(DEMO_REPLICA) as server:
         click.echo(f"Serving the bundled sotttt replica at {server.url}")
         # A local replica needs no politeness delays.
-        overrides = {"AUTOTHROTTLE_ENABLED": "0", "DOWNLOAD_DELAY": "0",
-                     "CONCURRENT_REQUESTS_PER_DOMAIN": "8", "LOG_LEVEL": "WARNING"}
+        overrides = {
+            "AUTOTHROTTLE_ENABLED": "0",
+            "DOWNLOAD_DELAY": "0",
+            "CONCURRENT_REQUESTS_PER_DOMAIN": "8",
+            "LOG_LEVEL": "WARNING",
+        }
         result = run_crawl(profile, data_dir, base_url=server.url, overrides=overrides)
     click.echo(_summary_line(profile.name, result, time.monotonic() - started))
     warcs = sorted((data_dir / "warc").glob("*.warc.gz"))

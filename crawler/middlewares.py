@@ -100,7 +100,9 @@ class WarcCaptureMiddleware:
         urls = getattr(spider, "urls", None)
         return urls.to_portal(url) if urls else url
 
-    def process_response(self, request: Request, response: Response, spider: Spider) -> Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
         if self.writer is None:
             return response
         fetched_at = datetime.now(UTC)
@@ -121,7 +123,7 @@ class WarcCaptureMiddleware:
             ip_address=str(response.ip_address) if response.ip_address else None,
             fetched_at=fetched_at,
         )
-        target = self._target_uri(request.url, spider)
+        target = self._target_uri(request.url, self.crawler.spider)
         pointer = self.writer.write_exchange(exchange, target_uri=target)
         # Rows may point at this record as soon as they are committed: make sure it is in the
         # OS's hands first, so a killed crawl never leaves a row pointing past the file's end.
@@ -144,11 +146,13 @@ class WarcCaptureMiddleware:
         )
         return response
 
-    def process_exception(self, request: Request, exception: Exception, spider: Spider) -> None:
+    def process_exception(
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> None:
         self.crawler.signals.send_catch_log(
             govarchive_signals.fetch_recorded,
             fetch={
-                "url": self._target_uri(request.url, spider),
+                "url": self._target_uri(request.url, self.crawler.spider),
                 "status": None,
                 "content_type": None,
                 "length": None,

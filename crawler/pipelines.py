@@ -61,7 +61,8 @@ class ArchivePipeline:
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         return cls(crawler)
 
-    def open_spider(self, spider: Spider) -> None:
+    def open_spider(self, spider: Spider | None = None) -> None:
+        spider = self.crawler.spider
         data_dir = data_dir_from_settings(self.settings)
         self.archive = Archive(data_dir / "archive.db")
         settings = {name: self.settings.get(name) for name in RECORDED_SETTINGS}
@@ -82,7 +83,7 @@ class ArchivePipeline:
         if len(self.pending_fetches) >= self.batch_size:
             self.flush()
 
-    def process_item(self, item: dict, spider: Spider) -> dict:
+    def process_item(self, item: dict, spider: Spider | None = None) -> dict:
         self.pending_articles.append({**item, "crawl_id": self.crawl_id})
         if len(self.pending_articles) >= self.batch_size:
             self.flush()
@@ -99,7 +100,7 @@ class ArchivePipeline:
             for key in ("new", "updated", "unchanged"):
                 self.counts[f"articles_{key}"] += saved.get(key, 0)
 
-    def close_spider(self, spider: Spider) -> None:
+    def close_spider(self, spider: Spider | None = None) -> None:
         if self.archive is not None:
             self.flush()
 

@@ -214,6 +214,7 @@ class ReplicaSite:
         walk = ListingWalk()
         queue = deque(start_paths)
         seen: set[tuple[str, QueryKey]] = set()
+        exact: set[str] = set()
         while queue:
             target = queue.popleft()
             key = split_target(target)
@@ -236,8 +237,11 @@ class ReplicaSite:
                         article_id = self.article_id(served.url)
                         if article_id:
                             walk.articles.setdefault(article_id, target)
+                            if split_target(link) == split_target(served.url):
+                                exact.add(article_id)
                     else:
                         walk.unserved_links.add(link)
+        walk.by_id_only = set(walk.articles) - exact
         return walk
 
 
@@ -253,6 +257,8 @@ class ListingWalk:
     """Reachable article id -> the first listing target that links it."""
     unserved_links: set[str] = field(default_factory=set)
     """Article links on listing pages that 404 (article not in the replica)."""
+    by_id_only: set[str] = field(default_factory=set)
+    """Reachable article ids never linked at their saved URL: served only by the id lookup."""
 
 
 _HREF = re.compile(r"""href\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
@@ -350,10 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # idle keep-alive connections do not hold a thread forever
     server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self._answer(head=False)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._answer(head=True)
 
     def _answer(self, head: bool) -> None:
@@ -371,7 +377,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(head_bytes + body)
         self.server.requests.add(self.command, self.path, status)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002
+    def log_message(self, format: str, *args) -> None:
         """Silence the per-request stderr line: ``server.requests`` records requests instead."""
 
 

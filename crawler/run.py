@@ -30,7 +30,7 @@ class CrawlResult:
 
 
 def crawl_settings(data_dir: Path, overrides: dict[str, str] | None = None) -> Settings:
-    """Project settings (``crawler.settings``) + the data dir + ``-s`` overrides, like scrapy does."""
+    """Project settings, then the data dir, then ``-s`` overrides, as ``scrapy crawl`` does."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
     settings.set("GOVARCHIVE_DATA_DIR", str(data_dir), priority="cmdline")
@@ -52,7 +52,7 @@ def run_crawl(
     Scrapy's reactor can start once per process, so call this once per process.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = CrawlerProcess(crawl_settings(data_dir, overrides), install_root_handler=True)
+    process = CrawlerProcess(crawl_settings(data_dir, overrides))
     process.crawl(PortalSpider, portal=profile, base_url=base_url, max_articles=max_articles)
     process.start()
     with Archive(data_dir / "archive.db") as archive:
@@ -62,8 +62,15 @@ def run_crawl(
         return CrawlResult(None, "failed", {}, articles)
     counts = {
         k: crawl[k]
-        for k in ("requests", "pages", "articles_new", "articles_updated", "articles_unchanged",
-                  "errors", "bytes")
+        for k in (
+            "requests",
+            "pages",
+            "articles_new",
+            "articles_updated",
+            "articles_unchanged",
+            "errors",
+            "bytes",
+        )
         if crawl.get(k) is not None
     }
     return CrawlResult(crawl["id"], crawl["status"], counts, articles)

@@ -12,10 +12,14 @@ from archive.metadata import datasette_metadata
 def run_datasette(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
     """Serve ``db_path`` with Datasette until interrupted.
 
-    The database is opened immutable: Datasette never writes to it, and it is served from a
-    read-only connection even while a crawl may later append to the same file.
+    A finished archive is opened immutable: Datasette never writes to it and can cache what it
+    knows of it. While a crawl is writing (its write-ahead log exists), an immutable open would
+    ignore the log and show stale or missing rows, so then the file is opened read-only instead.
     """
     from datasette.cli import cli as datasette_cli
+
+    being_written = db_path.with_name(db_path.name + "-wal").exists()
+    open_as = ["--immutable", str(db_path)] if not being_written else [str(db_path)]
 
     with tempfile.TemporaryDirectory(prefix="govarchive-serve-") as tmp:
         metadata_path = Path(tmp) / "metadata.json"
@@ -23,10 +27,13 @@ def run_datasette(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001) -
         datasette_cli.main(
             [
                 "serve",
-                "--immutable", str(db_path),
-                "--metadata", str(metadata_path),
-                "--host", host,
-                "--port", str(port),
+                *open_as,
+                "--metadata",
+                str(metadata_path),
+                "--host",
+                host,
+                "--port",
+                str(port),
             ],
             prog_name="govarchive serve",
         )

@@ -13,20 +13,28 @@ from crawler.replica import DEMO_REPLICA, serve_replica
 
 BIN = Path(sys.executable).parent
 #: Politeness off: the replica is ours and on loopback.
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0",
-        "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8"]
+FAST = [
+    "-s",
+    "AUTOTHROTTLE_ENABLED=0",
+    "-s",
+    "DOWNLOAD_DELAY=0",
+    "-s",
+    "CONCURRENT_REQUESTS_PER_DOMAIN=8",
+]
 
 
 def govarchive(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed `govarchive` command, as a user would."""
-    return subprocess.run([str(BIN / "govarchive"), *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [str(BIN / "govarchive"), *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def warcio_check(path: Path) -> subprocess.CompletedProcess:
     """warcio's own validator on one WARC file."""
-    return subprocess.run([str(BIN / "warcio"), "check", "-v", str(path)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [str(BIN / "warcio"), "check", "-v", str(path)], capture_output=True, text=True
+    )
 
 
 @dataclass

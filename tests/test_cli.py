@@ -56,10 +56,24 @@ def test_unknown_portal_exits_2_naming_the_file():
 
 def test_scrapy_crawl_works_from_the_repository_root(replica, tmp_path):
     result = subprocess.run(
-        [str(BIN / "scrapy"), "crawl", "portal", "-a", "portal=sotttt",
-         "-a", f"base_url={replica.url}", "-a", "max_articles=3",
-         "-s", f"GOVARCHIVE_DATA_DIR={tmp_path}", *FAST],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "scrapy"),
+            "crawl",
+            "portal",
+            "-a",
+            "portal=sotttt",
+            "-a",
+            f"base_url={replica.url}",
+            "-a",
+            "max_articles=3",
+            "-s",
+            f"GOVARCHIVE_DATA_DIR={tmp_path}",
+            *FAST,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     with sqlite3.connect(tmp_path / "archive.db") as db:
@@ -76,7 +90,8 @@ def test_serve_opens_the_archive_in_datasette_and_search_folds_diacritics(crawle
     port = free_port()
     server = subprocess.Popen(
         [str(BIN / "govarchive"), "serve", "--data", str(crawled.data), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -92,7 +107,8 @@ def test_serve_opens_the_archive_in_datasette_and_search_folds_diacritics(crawle
             found = json.load(response)
         with sqlite3.connect(crawled.data / "archive.db") as db:
             expected = {
-                url for (url, title, text) in db.execute("select url, title, text from articles")
+                url
+                for (url, title, text) in db.execute("select url, title, text from articles")
                 if "hội nghị" in (title + " " + text).lower()
             }
         # FTS matches both words anywhere, so it finds at least every "Hội nghị" article.

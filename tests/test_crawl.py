@@ -50,8 +50,9 @@ def test_rows_carry_the_listing_title_and_date(crawled):
 
 def test_every_row_points_at_the_response_record_it_came_from(crawled):
     for row in rows(crawled.data, "select * from articles"):
-        record = read_record(crawled.data, {"filename": row["warc_filename"],
-                                            "offset": row["warc_offset"]})
+        record = read_record(
+            crawled.data, {"filename": row["warc_filename"], "offset": row["warc_offset"]}
+        )
         assert record.rec_type == "response"
         assert record.rec_headers.get_header("WARC-Record-ID") == row["warc_record_id"]
         target = record.rec_headers.get_header("WARC-Target-URI")
@@ -90,8 +91,9 @@ def test_second_crawl_adds_no_rows(crawled, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(crawled.data, data)
     before = rows(data, "select url, title, text, warc_record_id from articles order by url")
-    again = govarchive("crawl", "sotttt", "--data", str(data),
-                       "--base-url", crawled.replica_url, *FAST)
+    again = govarchive(
+        "crawl", "sotttt", "--data", str(data), "--base-url", crawled.replica_url, *FAST
+    )
     assert again.returncode in (0, 1), again.stderr[-2000:]
     after = rows(data, "select url, title, text, warc_record_id from articles order by url")
     assert [r["url"] for r in after] == [r["url"] for r in before]
@@ -100,8 +102,17 @@ def test_second_crawl_adds_no_rows(crawled, tmp_path):
 
 
 def test_max_articles_stops_early(replica, tmp_path):
-    result = govarchive("crawl", "sotttt", "--data", str(tmp_path), "--base-url", replica.url,
-                        "--max-articles", "5", *FAST)
+    result = govarchive(
+        "crawl",
+        "sotttt",
+        "--data",
+        str(tmp_path),
+        "--base-url",
+        replica.url,
+        "--max-articles",
+        "5",
+        *FAST,
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     assert rows(tmp_path, "select count(*) n from articles")[0]["n"] == 5
 

@@ -29,15 +29,18 @@ def warcio_check(path: Path) -> subprocess.CompletedProcess:
 
 
 def test_each_file_starts_with_warcinfo_and_holds_request_and_response(tmp_path):
-    with WarcWriter(tmp_path / "warc", "sotttt", data_dir=tmp_path, warcinfo={"portal": "sotttt"}) as w:
+    with WarcWriter(
+        tmp_path / "warc", "sotttt", data_dir=tmp_path, warcinfo={"portal": "sotttt"}
+    ) as w:
         pointer = w.write_exchange(exchange("https://example.gov.vn/a", b"<p>Xin chao</p>"))
     [path] = (tmp_path / "warc").glob("*.warc.gz")
     assert path.name.startswith("sotttt-") and path.name.endswith("-00000.warc.gz")
     assert pointer.filename == f"warc/{path.name}"
 
     with open(path, "rb") as fh:
-        records = list((r.rec_type, r.rec_headers.get_header("WARC-Target-URI"))
-                       for r in ArchiveIterator(fh))
+        records = list(
+            (r.rec_type, r.rec_headers.get_header("WARC-Target-URI")) for r in ArchiveIterator(fh)
+        )
     assert records == [
         ("warcinfo", None),
         ("response", "https://example.gov.vn/a"),
@@ -55,15 +58,20 @@ def test_pointer_reopens_the_exact_record_without_scanning(tmp_path):
     assert record.rec_headers.get_header("WARC-Record-ID") == second.record_id
     assert record.rec_headers.get_header("WARC-Target-URI") == "https://example.gov.vn/2"
     assert record_payload(record) == b"two"
-    assert read_record(tmp_path, first.to_dict()).rec_headers.get_header(
-        "WARC-Target-URI") == "https://example.gov.vn/1"
+    assert (
+        read_record(tmp_path, first.to_dict()).rec_headers.get_header("WARC-Target-URI")
+        == "https://example.gov.vn/1"
+    )
 
 
 def test_compressed_body_is_stored_as_received(tmp_path):
     html = "<h1>Hội nghị</h1>".encode()
     wire = gzip.compress(html)
-    headers = [("Content-Type", "text/html"), ("Content-Encoding", "gzip"),
-               ("Content-Length", str(len(wire)))]
+    headers = [
+        ("Content-Type", "text/html"),
+        ("Content-Encoding", "gzip"),
+        ("Content-Length", str(len(wire))),
+    ]
     with WarcWriter(tmp_path / "warc", "p", data_dir=tmp_path) as w:
         pointer = w.write_exchange(exchange("https://example.gov.vn/gz", wire, headers))
     assert pointer.payload_digest == sha1_digest(wire)

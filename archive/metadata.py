@@ -1,0 +1,162 @@
+"""Datasette metadata for an archive database.
+
+Researchers meet the archive through Datasette, often without reading our code: the table and
+column descriptions are where they learn what a row means and how to get back to the bytes it
+came from. ``govarchive serve`` passes this to ``Datasette(metadata=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["datasette_metadata"]
+
+_WARC_POINTER = {
+    "warc_filename": "WARC file holding the HTTP response, relative to the data directory.",
+    "warc_offset": (
+        "Byte offset of the record inside warc_filename: seek there and read one gzip member "
+        "to get the record back."
+    ),
+    "warc_length": "Length in bytes of the (compressed) record at warc_offset.",
+    "warc_record_id": "WARC-Record-ID of that record, to cite it or check you read the right one.",
+}
+
+_ARTICLE_COLUMNS = {
+    "url": "Canonical URL of the article: the row's key. The same URL is never stored twice.",
+    "portal": "Portal profile the article was crawled with (crawler/portals/NAME.toml).",
+    "article_id": "The portal's own id for the article.",
+    "title": "Headline as published.",
+    "published_at": "Publication date and time as parsed, ISO 8601.",
+    "published_raw": "The date exactly as printed on the page, before parsing.",
+    "author": "Byline, when the page names one.",
+    "category": "Section of the portal the article was filed under.",
+    "sapo": "Lead paragraph (sapo) printed above the body; also the start of text.",
+    "text": "Sapo followed by the body, one paragraph per line, without byline or page furniture.",
+    "language": "Language code of the text (usually vi).",
+    "posted_by": "Account or office that posted the article, when the portal shows it.",
+    "source": "Original source named by the portal (e.g. another newspaper).",
+    "crawled_at": "When the HTTP response this row was extracted from was fetched (UTC).",
+    "extractor": "Extractor name and version that produced the fields, for re-extraction.",
+    **_WARC_POINTER,
+    "warc_payload_digest": "WARC-Payload-Digest (sha1, base32) of the response body.",
+    "crawl_id": "Crawl that fetched the response this row was extracted from.",
+}
+
+_CRAWL_COLUMNS = {
+    "id": "Crawl number, referenced by articles.crawl_id and fetches.crawl_id.",
+    "portal": "Portal profile crawled.",
+    "started_at": "Start time (UTC).",
+    "finished_at": "End time (UTC); empty while running or if the process died.",
+    "status": (
+        "running, done, done_with_errors (some fetches failed: see fetches.error), failed, "
+        "or interrupted (stopped by the user). A crash leaves 'running' behind."
+    ),
+    "requests": "HTTP requests made.",
+    "pages": "Pages fetched successfully (listings and articles).",
+    "articles_new": "Articles seen for the first time.",
+    "articles_updated": "Articles whose content changed since the stored version.",
+    "articles_unchanged": "Articles fetched again with identical content (rows left as they were).",
+    "errors": "Failed fetches and extraction errors.",
+    "bytes": "Bytes downloaded.",
+    "settings": "Effective crawl settings (JSON), to reproduce the crawl.",
+    "versions": "Software versions used (JSON), to reproduce the extraction.",
+}
+
+_FETCH_COLUMNS = {
+    "id": "Fetch number.",
+    "crawl_id": "Crawl this fetch belongs to.",
+    "url": "Requested URL.",
+    "status": "HTTP status code; empty when no response arrived.",
+    "content_type": "Content-Type of the response.",
+    "length": "Body length in bytes as received.",
+    "fetched_at": "When the response arrived (UTC).",
+    "error": "Why the fetch failed (timeout, DNS, HTTP error…); empty when it succeeded.",
+    **_WARC_POINTER,
+}
+_FETCH_COLUMNS["warc_record_id"] += " Empty when nothing was archived."
+
+_HIDDEN = {"hidden": True}
+
+
+def datasette_metadata(database: str = "archive") -> dict[str, Any]:
+    """Metadata for an archive served under ``database`` (Datasette names it after the file).
+
+    Search goes through ``articles_fts``, which holds accent-folded text: the govarchive
+    Datasette plugin folds ``_search`` the same way, and SQL users can call ``fold()``.
+    """
+    return {
+        "title": "govarchive",
+        "description": (
+            "Articles archived from Hanoi government news portals. Every article row points at "
+            "the WARC record (file, offset, length, id) holding the HTTP response it was "
+            "extracted from. Search ignores Vietnamese accents: 'dang uy' finds 'Đảng ủy'."
+        ),
+        "databases": {
+            database: {
+                "description": (
+                    "One row per article (latest content), plus crawls, every HTTP fetch, "
+                    "and each article's images and attachments."
+                ),
+                "tables": {
+                    "articles": {
+                        "description": (
+                            "One row per canonical article URL. A re-crawl that finds the same "
+                            "content leaves the row untouched; changed content replaces it and "
+                            "the WARC pointer moves to the new record (the old record stays in "
+                            "the WARC files and in fetches)."
+                        ),
+                        "columns": _ARTICLE_COLUMNS,
+                        "fts_table": "articles_fts",
+                        "fts_pk": "rowid",
+                        "sort_desc": "published_at",
+                        "facets": ["portal", "category"],
+                        "label_column": "title",
+                    },
+                    "crawls": {
+                        "description": "One row per crawl run, with its settings and counters.",
+                        "columns": _CRAWL_COLUMNS,
+                        "sort_desc": "id",
+                        "facets": ["portal", "status"],
+                        "label_column": "started_at",
+                    },
+                    "fetches": {
+                        "description": (
+                            "One row per HTTP exchange, failures included: what was asked, what "
+                            "came back and where its bytes are archived."
+                        ),
+                        "columns": _FETCH_COLUMNS,
+                        "sort_desc": "id",
+                        "facets": ["status", "content_type"],
+                        "label_column": "url",
+                    },
+                    "images": {
+                        "description": "Images in an article's body, in page order.",
+                        "columns": {
+                            "article_url": "Article the image belongs to.",
+                            "position": "1 for the first image in the article, 2 for the next…",
+                            "url": "Absolute image URL.",
+                            "caption": "Caption printed under the image.",
+                            "alt": "The img tag's alt text.",
+                        },
+                        "label_column": "url",
+                    },
+                    "attachments": {
+                        "description": "Files linked from an article (PDF, DOC…), in page order.",
+                        "columns": {
+                            "article_url": "Article linking the file.",
+                            "position": "Order of first appearance in the article.",
+                            "url": "Absolute file URL.",
+                            "title": "Link text.",
+                        },
+                        "label_column": "title",
+                    },
+                    "articles_fts": _HIDDEN,
+                    **{
+                        f"articles_fts_{shadow}": _HIDDEN
+                        for shadow in ("data", "idx", "content", "docsize", "config")
+                    },
+                    "sqlite_sequence": _HIDDEN,
+                },
+            }
+        },
+    }

@@ -1,0 +1,606 @@
+"""The SQLite side of an archive: schema, batched upserts and the folded full-text index.
+
+Every article row points at the WARC record it was extracted from, so nothing here is
+unverifiable. The module knows nothing about Scrapy: a researcher can open an archive with
+``Archive(path, readonly=True)`` and read rows without installing the crawler.
+
+Write pattern (measured on SQLite 3.40): one ``upsert()`` per row manages ~275 rows/s, so every
+write method takes a list and runs it as a single transaction (a savepoint when the caller has
+already opened one with :meth:`Archive.transaction`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlite_utils
+
+from archive.textfold import fold, fold_sql
+
+__all__ = [
+    "ARTICLE_FIELDS",
+    "CRAWL_COUNTS",
+    "CRAWL_STATUSES",
+    "FETCH_FIELDS",
+    "SCHEMA_VERSION",
+    "Archive",
+    "ArchiveError",
+]
+
+SCHEMA_VERSION = 1
+
+CRAWL_STATUSES = ("running", "done", "done_with_errors", "failed", "interrupted")
+CRAWL_COUNTS = (
+    "requests",
+    "pages",
+    "articles_new",
+    "articles_updated",
+    "articles_unchanged",
+    "errors",
+    "bytes",
+)
+
+# (name, SQL type). Order is the column order researchers see in Datasette.
+_ARTICLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("url", "TEXT"),
+    ("portal", "TEXT"),
+    ("article_id", "TEXT"),
+    ("title", "TEXT"),
+    ("published_at", "TEXT"),
+    ("published_raw", "TEXT"),
+    ("author", "TEXT"),
+    ("category", "TEXT"),
+    ("sapo", "TEXT"),
+    ("text", "TEXT"),
+    ("language", "TEXT"),
+    ("posted_by", "TEXT"),
+    ("source", "TEXT"),
+    ("crawled_at", "TEXT"),
+    ("extractor", "TEXT"),
+    ("warc_filename", "TEXT"),
+    ("warc_offset", "INTEGER"),
+    ("warc_length", "INTEGER"),
+    ("warc_record_id", "TEXT"),
+    ("warc_payload_digest", "TEXT"),
+    ("crawl_id", "INTEGER"),
+)
+_FETCH_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("crawl_id", "INTEGER"),
+    ("url", "TEXT"),
+    ("status", "INTEGER"),
+    ("content_type", "TEXT"),
+    ("length", "INTEGER"),
+    ("fetched_at", "TEXT"),
+    ("error", "TEXT"),
+    ("warc_filename", "TEXT"),
+    ("warc_offset", "INTEGER"),
+    ("warc_length", "INTEGER"),
+    ("warc_record_id", "TEXT"),
+)
+_CRAWL_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("portal", "TEXT"),
+    ("started_at", "TEXT"),
+    ("finished_at", "TEXT"),
+    ("status", "TEXT"),
+    *((name, "INTEGER") for name in CRAWL_COUNTS),
+    ("settings", "TEXT"),
+    ("versions", "TEXT"),
+)
+_IMAGE_COLUMNS = (("article_url", "TEXT"), ("position", "INTEGER"), ("url", "TEXT"),
+                  ("caption", "TEXT"), ("alt", "TEXT"))  # fmt: skip
+_ATTACHMENT_COLUMNS = (("article_url", "TEXT"), ("position", "INTEGER"), ("url", "TEXT"),
+                       ("title", "TEXT"))  # fmt: skip
+
+ARTICLE_FIELDS: tuple[str, ...] = tuple(name for name, _ in _ARTICLE_COLUMNS)
+FETCH_FIELDS: tuple[str, ...] = tuple(name for name, _ in _FETCH_COLUMNS)
+_IMAGE_FIELDS = ("url", "caption", "alt")
+_ATTACHMENT_FIELDS = ("url", "title")
+
+# Where a row came from rather than what the page said: a re-crawl that changes only these is
+# "unchanged", and the row keeps pointing at the WARC record it was first extracted from.
+_PROVENANCE_FIELDS = frozenset(
+    {
+        "crawled_at",
+        "extractor",
+        "warc_filename",
+        "warc_offset",
+        "warc_length",
+        "warc_record_id",
+        "warc_payload_digest",
+        "crawl_id",
+    }
+)
+_CONTENT_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in _PROVENANCE_FIELDS and f != "url")
+# The extractor puts the sapo at the head of `text`, so indexing it separately would only
+# count its words twice.
+_FTS_FIELDS = ("title", "text")
+
+_COLUMN_SEPARATOR = ",\n    "
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS crawls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    portal TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running'
+        CHECK (status IN ({", ".join(f"'{s}'" for s in CRAWL_STATUSES)})),
+    {_COLUMN_SEPARATOR.join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in CRAWL_COUNTS)},
+    settings TEXT,
+    versions TEXT
+);
+CREATE TABLE IF NOT EXISTS articles (
+    url TEXT PRIMARY KEY NOT NULL,
+    portal TEXT NOT NULL,
+    {_COLUMN_SEPARATOR.join(f"{n} {t}" for n, t in _ARTICLE_COLUMNS[2:-1])},
+    crawl_id INTEGER REFERENCES crawls(id)
+);
+CREATE INDEX IF NOT EXISTS articles_portal ON articles(portal, article_id);
+CREATE INDEX IF NOT EXISTS articles_published_at ON articles(published_at);
+CREATE INDEX IF NOT EXISTS articles_category ON articles(category);
+CREATE INDEX IF NOT EXISTS articles_crawl_id ON articles(crawl_id);
+CREATE TABLE IF NOT EXISTS fetches (
+    id INTEGER PRIMARY KEY,
+    crawl_id INTEGER REFERENCES crawls(id),
+    url TEXT NOT NULL,
+    status INTEGER,
+    content_type TEXT,
+    length INTEGER,
+    fetched_at TEXT NOT NULL,
+    error TEXT,
+    warc_filename TEXT,
+    warc_offset INTEGER,
+    warc_length INTEGER,
+    warc_record_id TEXT
+);
+CREATE INDEX IF NOT EXISTS fetches_crawl_id ON fetches(crawl_id);
+CREATE INDEX IF NOT EXISTS fetches_url ON fetches(url);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY,
+    article_url TEXT NOT NULL REFERENCES articles(url) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    caption TEXT,
+    alt TEXT,
+    UNIQUE (article_url, position)
+);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    article_url TEXT NOT NULL REFERENCES articles(url) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    title TEXT,
+    UNIQUE (article_url, url)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
+    {", ".join(_FTS_FIELDS)},
+    url UNINDEXED,
+    tokenize = "unicode61 remove_diacritics 2"
+);
+"""
+_TABLE_COLUMNS = {
+    "articles": _ARTICLE_COLUMNS,
+    "crawls": _CRAWL_COLUMNS,
+    "fetches": _FETCH_COLUMNS,
+    "images": _IMAGE_COLUMNS,
+    "attachments": _ATTACHMENT_COLUMNS,
+}
+
+
+class ArchiveError(Exception):
+    """A problem the user can fix (wrong file, wrong field); the message says which."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _text(value: Any, field: str) -> str | None:
+    # Normalise on the way in so that a re-crawl compares equal to what SQLite hands back
+    # (an int article_id would otherwise come back as '123' and look "updated" every time).
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise ArchiveError(f"field {field!r}: expected text, got {type(value).__name__} {value!r}")
+
+
+def _integer(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArchiveError(f"field {field!r}: expected an integer, got {value!r}")
+    return value
+
+
+def _coerce(row: Mapping[str, Any], columns: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        name: (_integer if sql_type == "INTEGER" else _text)(row.get(name), name)
+        for name, sql_type in columns
+    }
+
+
+def _check_fields(row: Mapping[str, Any], allowed: Iterable[str], what: str) -> None:
+    unknown = set(row) - set(allowed)
+    if unknown:
+        raise ArchiveError(
+            f"{what}: unknown field(s) {sorted(unknown)}; known fields are {sorted(allowed)}"
+        )
+
+
+def _json_list(values: Iterable[Any]) -> str:
+    # Passing a list as one JSON parameter sidesteps SQLite's 999-variable limit.
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+class Archive:
+    """An archive database: ``Archive("data/archive.db")`` creates or upgrades it in place.
+
+    Writers (the crawl pipeline, re-extraction) and readers (Datasette, notebooks) share the
+    file, hence WAL mode and a busy timeout. Use as a context manager so the connection closes.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        conn: sqlite3.Connection | None = None
+        try:
+            if readonly:
+                if not self.path.is_file():
+                    raise ArchiveError(f"{self.path}: no such archive database")
+                conn = sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout
+                )
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(self.path), timeout=timeout)
+            self.db = sqlite_utils.Database(conn)
+            self._setup()
+        except (sqlite3.DatabaseError, ArchiveError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, ArchiveError):
+                raise
+            if "not a database" in str(exc):
+                raise ArchiveError(
+                    f"{self.path}: not a SQLite database (SQLite says: {exc}); point govarchive "
+                    "at another data directory, or move this file aside"
+                ) from exc
+            raise ArchiveError(f"{self.path}: cannot open the archive database: {exc}") from exc
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        conn = self.db.conn
+        conn.create_function("fold", 1, fold_sql, deterministic=True)
+        # Reading the header first turns "file is not a database" into an early, clear error.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{self.path}: schema version {version} was written by a newer govarchive "
+                f"(this one knows {SCHEMA_VERSION}); upgrade govarchive to open it"
+            )
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.readonly:
+            return
+        self.db.enable_wal()
+        # NORMAL is durable against crashes in WAL mode; a power cut may lose the last
+        # transactions, which the WARC files (written first) let us re-extract.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with self.db.atomic():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            self._add_missing_columns()
+            self._check_is_ours()
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _add_missing_columns(self) -> None:
+        # Lets a newer govarchive add columns to an archive created by an older one.
+        for table, columns in _TABLE_COLUMNS.items():
+            existing = set(self.db[table].columns_dict)
+            for name, sql_type in columns:
+                if name not in existing:
+                    self.db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {sql_type}')
+
+    def _check_is_ours(self) -> None:
+        if self.db["articles"].pks != ["url"]:
+            raise ArchiveError(
+                f"{self.path}: has an 'articles' table that is not a govarchive table "
+                "(its primary key is not url); use a different data directory"
+            )
+
+    def close(self) -> None:
+        """Close the connection; lets SQLite refresh planner statistics first."""
+        try:
+            if not self.readonly:
+                self.db.execute("PRAGMA optimize")
+        finally:
+            self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Archive]:
+        """Group several calls (fetches + articles of one batch) into one commit.
+
+        Each write method is already atomic on its own; inside this block they become
+        savepoints, and everything is rolled back if the block raises.
+        """
+        with self.db.atomic():
+            yield self
+
+    # -- crawls ----------------------------------------------------------------------------
+
+    def begin_crawl(self, portal: str, settings: dict[str, Any], versions: dict[str, Any]) -> int:
+        """Record that a crawl started, so even a crash leaves a 'running' row to explain."""
+        cursor = self.db.execute(
+            "INSERT INTO crawls (portal, started_at, status, settings, versions) "
+            "VALUES (?, ?, 'running', ?, ?)",
+            [portal, _now(), _dumps(settings), _dumps(versions)],
+        )
+        return int(cursor.lastrowid or 0)
+
+    def finish_crawl(self, crawl_id: int, status: str, counts: Mapping[str, int]) -> None:
+        """Close a crawl row with its outcome and the pipeline's counters."""
+        if status not in CRAWL_STATUSES:
+            raise ArchiveError(f"crawl status {status!r}: expected one of {CRAWL_STATUSES}")
+        _check_fields(counts, CRAWL_COUNTS, f"crawl {crawl_id} counts")
+        values = {name: _integer(value, name) or 0 for name, value in counts.items()}
+        assignments = "".join(f", {name} = :{name}" for name in values)
+        cursor = self.db.execute(
+            f"UPDATE crawls SET finished_at = :finished_at, status = :status{assignments} "
+            "WHERE id = :id",
+            {"finished_at": _now(), "status": status, "id": crawl_id, **values},
+        )
+        if cursor.rowcount == 0:
+            raise ArchiveError(f"crawl {crawl_id}: no such crawl in {self.path}")
+
+    # -- fetches ---------------------------------------------------------------------------
+
+    def add_fetches(self, rows: list[dict[str, Any]]) -> None:
+        """Log HTTP exchanges, failures included, so a researcher can see what was missed."""
+        if not rows:
+            return
+        prepared = []
+        for row in rows:
+            _check_fields(row, FETCH_FIELDS, "fetch")
+            if not row.get("url"):
+                raise ArchiveError(f"fetch {row!r}: 'url' is required")
+            values = _coerce(row, _FETCH_COLUMNS)
+            values["fetched_at"] = values["fetched_at"] or _now()
+            prepared.append(values)
+        columns = ", ".join(FETCH_FIELDS)
+        placeholders = ", ".join(f":{name}" for name in FETCH_FIELDS)
+        with self.db.atomic():
+            self.db.conn.executemany(
+                f"INSERT INTO fetches ({columns}) VALUES ({placeholders})", prepared
+            )
+
+    # -- articles --------------------------------------------------------------------------
+
+    def save_articles(self, articles: list[dict[str, Any]]) -> dict[str, int]:
+        """Upsert a batch of extracted articles; unchanged ones are left exactly as stored.
+
+        "Unchanged" means every extracted field (title, text, published_at, author, …) and the
+        image and attachment lists equal what is stored; only provenance (crawled_at, WARC
+        pointer, crawl_id, extractor) may differ. Such rows keep pointing at the record they
+        were extracted from, so a re-crawl of the same pages writes nothing. A changed article
+        is replaced whole and points at its new record; the old record stays in the WARC files
+        and in ``fetches``.
+        """
+        counts = {"new": 0, "updated": 0, "unchanged": 0}
+        if not articles:
+            return counts
+        prepared = [_prepare_article(article) for article in articles]
+        with self.db.atomic():
+            stored = self._stored_states({row["url"] for row, _, _ in prepared})
+            pending: dict[str, tuple[dict[str, Any], list[dict], list[dict]]] = {}
+            for row, images, attachments in prepared:
+                url = row["url"]
+                state = _state(row, images, attachments)
+                previous = stored.get(url)
+                if previous is None:
+                    counts["new"] += 1
+                elif previous == state:
+                    counts["unchanged"] += 1
+                    continue
+                else:
+                    counts["updated"] += 1
+                stored[url] = state
+                pending[url] = (row, images, attachments)
+            if pending:
+                self._write(pending)
+        return counts
+
+    def _stored_states(self, urls: set[str]) -> dict[str, tuple]:
+        param = [_json_list(urls)]
+        in_urls = "IN (SELECT value FROM json_each(?))"
+        images: dict[str, list[tuple]] = {}
+        for article_url, *image in self.db.execute(
+            f"SELECT article_url, {', '.join(_IMAGE_FIELDS)} FROM images "
+            f"WHERE article_url {in_urls} ORDER BY article_url, position",
+            param,
+        ):
+            images.setdefault(article_url, []).append(tuple(image))
+        attachments: dict[str, list[tuple]] = {}
+        for article_url, *attachment in self.db.execute(
+            f"SELECT article_url, {', '.join(_ATTACHMENT_FIELDS)} FROM attachments "
+            f"WHERE article_url {in_urls} ORDER BY article_url, position",
+            param,
+        ):
+            attachments.setdefault(article_url, []).append(tuple(attachment))
+        return {
+            url: (tuple(content), tuple(images.get(url, ())), tuple(attachments.get(url, ())))
+            for url, *content in self.db.execute(
+                f"SELECT url, {', '.join(_CONTENT_FIELDS)} FROM articles WHERE url {in_urls}",
+                param,
+            )
+        }
+
+    def _write(self, pending: dict[str, tuple[dict[str, Any], list[dict], list[dict]]]) -> None:
+        urls = _json_list(pending)
+        self.db["articles"].upsert_all((row for row, _, _ in pending.values()), pk="url")
+        for table in ("images", "attachments"):
+            self.db.execute(
+                f"DELETE FROM {table} WHERE article_url IN (SELECT value FROM json_each(?))",
+                [urls],
+            )
+        self.db.conn.executemany(
+            "INSERT INTO images (article_url, position, url, caption, alt) "
+            "VALUES (:article_url, :position, :url, :caption, :alt)",
+            [image for _, images, _ in pending.values() for image in images],
+        )
+        self.db.conn.executemany(
+            "INSERT INTO attachments (article_url, position, url, title) "
+            "VALUES (:article_url, :position, :url, :title)",
+            [item for _, _, attachments in pending.values() for item in attachments],
+        )
+        rowids = dict(
+            self.db.execute(
+                "SELECT url, rowid FROM articles WHERE url IN (SELECT value FROM json_each(?))",
+                [urls],
+            ).fetchall()
+        )
+        # Also for new rows: a stale index row left on a reused rowid would make the insert fail.
+        self.db.execute(
+            "DELETE FROM articles_fts WHERE rowid IN (SELECT value FROM json_each(?))",
+            [_json_list(rowids.values())],
+        )
+        self.db.conn.executemany(
+            "INSERT INTO articles_fts (rowid, title, text, url) VALUES (?, ?, ?, ?)",
+            [
+                (rowids[url], *(fold(row[f] or "") for f in _FTS_FIELDS), url)
+                for url, (row, _, _) in pending.items()
+            ],
+        )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def known_article_ids(self, portal: str) -> set[str]:
+        """Article ids already archived, so an incremental crawl can stop at known pages."""
+        return {
+            article_id
+            for (article_id,) in self.db.execute(
+                "SELECT article_id FROM articles WHERE portal = ? AND article_id IS NOT NULL",
+                [portal],
+            )
+        }
+
+    def last_crawl(self, portal: str | None = None) -> dict[str, Any] | None:
+        """The most recent crawl row (of one portal, or of any), to report how a run ended."""
+        where, params = ("WHERE portal = ?", [portal]) if portal is not None else ("", [])
+        rows = list(self.db.query(f"SELECT * FROM crawls {where} ORDER BY id DESC LIMIT 1", params))
+        return rows[0] if rows else None
+
+    def article_count(self, portal: str | None = None) -> int:
+        """Number of archived articles, overall or for one portal."""
+        if portal is None:
+            cursor = self.db.execute("SELECT count(*) FROM articles")
+        else:
+            cursor = self.db.execute("SELECT count(*) FROM articles WHERE portal = ?", [portal])
+        return int(cursor.fetchone()[0])
+
+    # -- full-text index maintenance -------------------------------------------------------
+
+    def check_fts(self) -> list[str]:
+        """Find index rows that no longer match their article.
+
+        The index is keyed by the articles' implicit rowid, which a dump/restore (``.dump``,
+        ``iterdump``) or a table rebuild renumbers if rows were ever deleted; the index keeps
+        each article's url so that such drift is detectable. Empty list = consistent.
+        """
+        problems = []
+        missing = self.db.execute(
+            "SELECT count(*) FROM articles a LEFT JOIN articles_fts f ON f.rowid = a.rowid "
+            "WHERE f.rowid IS NULL"
+        ).fetchone()[0]
+        if missing:
+            problems.append(f"{missing} article(s) missing from articles_fts")
+        wrong = self.db.execute(
+            "SELECT count(*) FROM articles_fts f LEFT JOIN articles a ON a.rowid = f.rowid "
+            "WHERE a.url IS NOT f.url"
+        ).fetchone()[0]
+        if wrong:
+            problems.append(f"{wrong} articles_fts row(s) point at the wrong or no article")
+        return problems
+
+    def rebuild_fts(self) -> int:
+        """Re-index every article: after check_fts() reports drift, or after fold() changes."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM articles_fts")
+            rows = self.db.execute("SELECT rowid, title, text, url FROM articles")
+            self.db.conn.executemany(
+                "INSERT INTO articles_fts (rowid, title, text, url) VALUES (?, ?, ?, ?)",
+                (
+                    (rowid, fold(title or ""), fold(text or ""), url)
+                    for rowid, title, text, url in rows
+                ),
+            )
+            self.db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('optimize')")
+        return self.article_count()
+
+
+def _dumps(value: Any) -> str:
+    # default=str: crawler settings hold classes and paths that JSON cannot encode natively.
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _prepare_article(
+    article: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    fields = {k: v for k, v in article.items() if k not in ("images", "attachments")}
+    _check_fields(fields, ARTICLE_FIELDS, f"article {article.get('url')!r}")
+    for required in ("url", "portal"):
+        if not fields.get(required):
+            raise ArchiveError(f"article {article.get('url')!r}: {required!r} is required")
+    row = _coerce(fields, _ARTICLE_COLUMNS)
+    row["crawled_at"] = row["crawled_at"] or _now()
+    url = row["url"]
+
+    images = []
+    for position, image in enumerate(article.get("images") or (), start=1):
+        _check_fields(image, _IMAGE_FIELDS, f"article {url!r} image {position}")
+        values = _coerce(image, ((name, "TEXT") for name in _IMAGE_FIELDS))
+        if not values["url"]:
+            raise ArchiveError(f"article {url!r} image {position}: 'url' is required")
+        images.append({"article_url": url, "position": position, **values})
+
+    attachments = []
+    seen: set[str] = set()
+    for item in article.get("attachments") or ():
+        _check_fields(item, _ATTACHMENT_FIELDS, f"article {url!r} attachment")
+        values = _coerce(item, ((name, "TEXT") for name in _ATTACHMENT_FIELDS))
+        if not values["url"]:
+            raise ArchiveError(f"article {url!r} attachment {item!r}: 'url' is required")
+        if values["url"] in seen:  # the same file linked twice on a page is one attachment
+            continue
+        seen.add(values["url"])
+        attachments.append({"article_url": url, "position": len(attachments) + 1, **values})
+    return row, images, attachments
+
+
+def _state(row: dict[str, Any], images: list[dict], attachments: list[dict]) -> tuple:
+    """What an article says, in the shape _stored_states() reads back, for comparison."""
+    return (
+        tuple(row[f] for f in _CONTENT_FIELDS),
+        tuple(tuple(image[f] for f in _IMAGE_FIELDS) for image in images),
+        tuple(tuple(item[f] for f in _ATTACHMENT_FIELDS) for item in attachments),
+    )
