@@ -69,6 +69,7 @@ _ARTICLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("warc_length", "INTEGER"),
     ("warc_record_id", "TEXT"),
     ("warc_payload_digest", "TEXT"),
+    ("fetched_url", "TEXT"),
     ("crawl_id", "INTEGER"),
 )
 _FETCH_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -83,12 +84,17 @@ _FETCH_COLUMNS: tuple[tuple[str, str], ...] = (
     ("warc_offset", "INTEGER"),
     ("warc_length", "INTEGER"),
     ("warc_record_id", "TEXT"),
+    ("record_type", "TEXT"),
+    ("payload_digest", "TEXT"),
+    ("etag", "TEXT"),
+    ("last_modified", "TEXT"),
 )
 _CRAWL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("portal", "TEXT"),
     ("started_at", "TEXT"),
     ("finished_at", "TEXT"),
     ("status", "TEXT"),
+    ("mode", "TEXT"),
     *((name, "INTEGER") for name in CRAWL_COUNTS),
     ("settings", "TEXT"),
     ("versions", "TEXT"),
@@ -114,6 +120,7 @@ _PROVENANCE_FIELDS = frozenset(
         "warc_length",
         "warc_record_id",
         "warc_payload_digest",
+        "fetched_url",
         "crawl_id",
     }
 )
@@ -131,6 +138,7 @@ CREATE TABLE IF NOT EXISTS crawls (
     finished_at TEXT,
     status TEXT NOT NULL DEFAULT 'running'
         CHECK (status IN ({", ".join(f"'{s}'" for s in CRAWL_STATUSES)})),
+    mode TEXT,
     {_COLUMN_SEPARATOR.join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in CRAWL_COUNTS)},
     settings TEXT,
     versions TEXT
@@ -157,7 +165,11 @@ CREATE TABLE IF NOT EXISTS fetches (
     warc_filename TEXT,
     warc_offset INTEGER,
     warc_length INTEGER,
-    warc_record_id TEXT
+    warc_record_id TEXT,
+    record_type TEXT,
+    payload_digest TEXT,
+    etag TEXT,
+    last_modified TEXT
 );
 CREATE INDEX IF NOT EXISTS fetches_crawl_id ON fetches(crawl_id);
 CREATE INDEX IF NOT EXISTS fetches_url ON fetches(url);
@@ -358,17 +370,23 @@ class Archive:
         )
         return int(cursor.lastrowid or 0)
 
-    def finish_crawl(self, crawl_id: int, status: str, counts: Mapping[str, int]) -> None:
-        """Close a crawl row with its outcome and the pipeline's counters."""
+    def finish_crawl(
+        self, crawl_id: int, status: str, counts: Mapping[str, int], *, mode: str | None = None
+    ) -> None:
+        """Close a crawl row with its outcome, its walk mode and the pipeline's counters.
+
+        ``mode`` is "full" (every listing page), "incremental" (stopped at known articles) or
+        "limited" (--max-articles): only a finished full walk lets later crawls be incremental.
+        """
         if status not in CRAWL_STATUSES:
             raise ArchiveError(f"crawl status {status!r}: expected one of {CRAWL_STATUSES}")
         _check_fields(counts, CRAWL_COUNTS, f"crawl {crawl_id} counts")
         values = {name: _integer(value, name) or 0 for name, value in counts.items()}
         assignments = "".join(f", {name} = :{name}" for name in values)
         cursor = self.db.execute(
-            f"UPDATE crawls SET finished_at = :finished_at, status = :status{assignments} "
-            "WHERE id = :id",
-            {"finished_at": _now(), "status": status, "id": crawl_id, **values},
+            f"UPDATE crawls SET finished_at = :finished_at, status = :status, "
+            f"mode = coalesce(:mode, mode){assignments} WHERE id = :id",
+            {"finished_at": _now(), "status": status, "id": crawl_id, "mode": mode, **values},
         )
         if cursor.rowcount == 0:
             raise ArchiveError(f"crawl {crawl_id}: no such crawl in {self.path}")
@@ -503,6 +521,27 @@ class Archive:
                 [portal],
             )
         }
+
+    def captures(self) -> Iterator[dict[str, Any]]:
+        """Every archived response that holds a payload, oldest first.
+
+        A crawl loads these to write ``revisit`` records instead of second copies, and to make
+        conditional requests (ETag / Last-Modified) for pages it already has.
+        """
+        yield from self.db.query(
+            "SELECT url, fetched_at, status, payload_digest, etag, last_modified, warc_filename,"
+            " warc_offset, warc_length, warc_record_id FROM fetches"
+            " WHERE record_type = 'response' AND payload_digest IS NOT NULL ORDER BY id"
+        )
+
+    def has_complete_walk(self, portal: str) -> bool:
+        """Whether a full walk of the portal ever finished (so incremental crawls are safe)."""
+        row = self.db.execute(
+            "SELECT 1 FROM crawls WHERE portal = ? AND mode = 'full'"
+            " AND status IN ('done', 'done_with_errors') LIMIT 1",
+            [portal],
+        ).fetchone()
+        return row is not None
 
     def last_crawl(self, portal: str | None = None) -> dict[str, Any] | None:
         """The most recent crawl row (of one portal, or of any), to report how a run ended."""

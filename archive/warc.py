@@ -27,6 +27,8 @@ from warcio.warcwriter import WARCWriter
 
 OPEN_SUFFIX = ".open"
 DEFAULT_MAX_FILE_SIZE = 1_000_000_000
+IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+SERVER_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class WarcPointer:
     length: int
     record_id: str
     payload_digest: str | None = None
+    target_uri: str | None = None
+    date: str | None = None  # WARC-Date
+    record_type: str = "response"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,24 +153,41 @@ class WarcWriter:
         assert self._fh is not None and self._writer is not None and self._path is not None
         offset = self._fh.tell()
         self._writer.write_record(record)
+        headers = record.rec_headers
         return WarcPointer(
             filename=self._path.relative_to(self.data_dir).as_posix(),
             offset=offset,
             length=self._fh.tell() - offset,
-            record_id=record.rec_headers.get_header("WARC-Record-ID"),
-            payload_digest=record.rec_headers.get_header("WARC-Payload-Digest"),
+            record_id=headers.get_header("WARC-Record-ID"),
+            payload_digest=headers.get_header("WARC-Payload-Digest"),
+            target_uri=headers.get_header("WARC-Target-URI"),
+            date=headers.get_header("WARC-Date"),
+            record_type=record.rec_type,
         )
 
-    def write_exchange(self, exchange: HttpExchange, target_uri: str | None = None) -> WarcPointer:
-        """Write the response and its request; returns the pointer to the response record."""
+    def write_exchange(
+        self,
+        exchange: HttpExchange,
+        target_uri: str | None = None,
+        *,
+        revisit_of: WarcPointer | None = None,
+        revisit_profile: str = IDENTICAL_PAYLOAD,
+    ) -> WarcPointer:
+        """Write the response (or a revisit of ``revisit_of``) and then its request.
+
+        Returns the pointer to the response or revisit record. A revisit keeps the new
+        response's status line and headers but not its payload, which ``revisit_of`` holds.
+        """
         if self._fh is not None and self._fh.tell() >= self.max_file_size:
             self.close()
         if self._fh is None:
             self._open()
         assert self._writer is not None
         uri = target_uri or exchange.url
-        date = _warc_date(exchange.fetched_at)
-        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self._warcinfo_id}
+        common = {
+            "WARC-Date": _warc_date(exchange.fetched_at),
+            "WARC-Warcinfo-ID": self._warcinfo_id,
+        }
         if exchange.ip_address:
             common["WARC-IP-Address"] = exchange.ip_address
 
@@ -173,14 +195,25 @@ class WarcWriter:
         response_headers = StatusAndHeaders(
             status_line, list(exchange.response_headers), protocol=exchange.protocol
         )
-        response = self._writer.create_warc_record(
-            uri,
-            "response",
-            payload=io.BytesIO(exchange.body),
-            length=len(exchange.body),
-            http_headers=response_headers,
-            warc_headers_dict=dict(common),
-        )
+        if revisit_of is None:
+            response = self._writer.create_warc_record(
+                uri,
+                "response",
+                payload=io.BytesIO(exchange.body),
+                length=len(exchange.body),
+                http_headers=response_headers,
+                warc_headers_dict=dict(common),
+            )
+        else:
+            response = self._writer.create_revisit_record(
+                uri,
+                digest=revisit_of.payload_digest or sha1_digest(exchange.body),
+                refers_to_uri=revisit_of.target_uri or uri,
+                refers_to_date=revisit_of.date or common["WARC-Date"],
+                http_headers=response_headers,
+                warc_headers_dict={**common, "WARC-Refers-To": revisit_of.record_id},
+            )
+            response.rec_headers.replace_header("WARC-Profile", revisit_profile)
         self._writer.ensure_digest(response, block=True, payload=True)
         pointer = self._write(response)
 

@@ -54,6 +54,11 @@ def cli() -> None:
 )
 @click.option("--max-articles", type=click.IntRange(min=1), help="Stop after this many articles.")
 @click.option(
+    "--full",
+    is_flag=True,
+    help="Walk every listing page (backfill) instead of stopping at known articles.",
+)
+@click.option(
     "-s",
     "--set",
     "settings",
@@ -66,6 +71,7 @@ def crawl(
     data_dir: Path,
     base_url: str | None,
     max_articles: int | None,
+    full: bool,
     settings: tuple[str, ...],
 ) -> None:
     """Crawl PORTAL (a profile name or a .toml file) into the data directory.
@@ -76,6 +82,8 @@ def crawl(
 
     profile = _load_profile_or_exit(portal)
     overrides = _parse_settings(settings)
+    if full:
+        overrides["GOVARCHIVE_FULL"] = "1"
     started = time.monotonic()
     result = run_crawl(
         profile, data_dir, base_url=base_url, max_articles=max_articles, overrides=overrides

@@ -101,12 +101,19 @@ def extract_article(html: bytes | str, url: str, profile: Profile | None = None)
     fallback when the page names no canonical URL. Broken HTML, an empty body or binary data
     give an :class:`Article` with whatever could be found (at worst only ``url``, empty text).
     """
+    if isinstance(html, (bytearray, memoryview)):
+        html = bytes(html)
     try:
         return _Extraction(html, url, profile).run()
-    except Exception:  # noqa: BLE001 - a crawl of 100k pages must not die on one odd page
+    except Exception as exc:  # noqa: BLE001 - a crawl of 100k pages must not die on one page
         # Last-resort guard: the code above is written not to raise, but a pure function that
-        # every ingestion path shares must not take a crawl down with it.
-        return Article(url=url, language=profile.language if profile else None, text="")
+        # every ingestion path shares must not take a crawl down with it. The extractor field
+        # says what happened, so such rows can be found and re-extracted after a fix.
+        return Article(
+            url=url,
+            language=profile.language if profile else None,
+            extractor=f"{EXTRACTOR_NAME}/{EXTRACTOR_VERSION} error/{type(exc).__name__}",
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +248,15 @@ def _fold(text: str) -> str:
 
 def _is_within(el: etree._Element, ancestor: etree._Element) -> bool:
     return el is ancestor or any(a is ancestor for a in el.iterancestors())
+
+
+def _first_line(el: etree._Element | None, base_url: str) -> str | None:
+    """The first paragraph of ``el``: a one-line field even when broken HTML nests the rest of
+    the page inside it."""
+    if el is None:
+        return None
+    blocks = _Walker(base_url, set()).walk(el).text_blocks
+    return blocks[0].text if blocks else None
 
 
 def _common_ancestor(elements: list[etree._Element]) -> etree._Element | None:
@@ -444,9 +460,24 @@ _DOC_EXTENSIONS = frozenset(
     "pdf doc docx xls xlsx ppt pptx rar zip 7z odt ods odp rtf csv txt xml".split()
 )
 _IMAGE_EXTENSIONS = frozenset("jpg jpeg png gif bmp webp svg tif tiff ico".split())
+# Link texts that say nothing about the document ("Xem chi tiết tại đây"): use the file name.
 _GENERIC_LINK_TEXT = frozenset(
-    "tại đây đây tải về tải xuống xem download here file đính kèm tệp đính kèm văn bản link "
-    "click".split()
+    {
+        "tai day",
+        "day",
+        "tai ve",
+        "tai xuong",
+        "xem",
+        "xem tai day",
+        "xem chi tiet",
+        "download",
+        "here",
+        "click here",
+        "file dinh kem",
+        "tep dinh kem",
+        "van ban",
+        "link",
+    }
 )
 
 
@@ -470,7 +501,7 @@ def _attachment_from_link(href: str, text: str) -> Attachment | None:
     else:
         return None
     title = text
-    if not title or len(title) < 4 or _fold(title) in {_fold(t) for t in _GENERIC_LINK_TEXT}:
+    if not title or len(title) < 4 or _fold(title).strip(" .:/") in _GENERIC_LINK_TEXT:
         title = _filename(segments) or title or None
     return Attachment(url=href, title=title or None)
 
@@ -568,12 +599,14 @@ def is_person_name(text: str, not_authors: tuple[str, ...] = (), strict: bool = 
 
 
 @dataclass(slots=True)
-class _Byline:
+class Byline:
+    """What a byline line says: who wrote the article, or which outlet it was taken from."""
+
     author: str | None = None
     source: str | None = None
 
 
-def parse_byline(line: str, not_authors: tuple[str, ...] = ()) -> _Byline | None:
+def parse_byline(line: str, not_authors: tuple[str, ...] = ()) -> Byline | None:
     """Read a byline line ("Phạm Linh", "Bài và ảnh: Phạm Linh", "(Theo HNP)"), or None.
 
     Only short, name-like lines qualify, so the last sentence of an article is never taken
@@ -585,13 +618,13 @@ def parse_byline(line: str, not_authors: tuple[str, ...] = ()) -> _Byline | None
     match = _BYLINE_LABEL.match(line)
     if match:
         names = _split_names(match.group("names"), not_authors, strict=False)
-        return _Byline(author=names) if names else None
+        return Byline(author=names) if names else None
     match = _SOURCE_LINE.match(line)
     if match:
         source = _clean_source(match.group("source"))
-        return _Byline(source=source) if source else None
+        return Byline(source=source) if source else None
     names = _split_names(line, not_authors, strict=True)
-    return _Byline(author=names) if names else None
+    return Byline(author=names) if names else None
 
 
 def _split_names(text: str, not_authors: tuple[str, ...], strict: bool) -> str | None:
@@ -637,7 +670,7 @@ def is_account(name: str | None, not_authors: tuple[str, ...] = ()) -> bool:
     if not name:
         return True
     tokens = normalize_space(name).split(" ")
-    if any(t.isupper() and len(t) > 1 for t in tokens):  # accounts are never in capitals
+    if any(t.isupper() and len(t) > 1 for t in tokens):  # "BBT", "Phòng QLBCXB": offices
         return True
     return not is_person_name(name, not_authors, strict=True)
 
@@ -906,7 +939,7 @@ class _Extraction:
         categories = [t for t in map(_text_of, category_els) if t]
         categories = [t for t in categories if t.casefold() not in _HOME_LABELS]
         article.category = categories[-1] if categories else _breadcrumb_category(root)
-        article.posted_by = _text_of(posted_el) or None
+        article.posted_by = _first_line(posted_el, self.base)
 
         lead_images: list[_Block] = []
         links: list[tuple[str, str]] = []
@@ -1041,14 +1074,14 @@ class _Extraction:
             article.author = article.posted_by
         return [b.text for b in blocks if b.image is None]
 
-    def _trailing_byline(self, blocks: list[_Block]) -> _Byline | None:
+    def _trailing_byline(self, blocks: list[_Block]) -> Byline | None:
         """The byline is the last body line, possibly with a source line next to it.
 
         "Lê Hải" + "(Nguồn HNP)" and "(Theo ...)" + "Thu Hiền" both occur: up to two adjacent
         trailing lines are taken when one names an author and the other a source. The lines
         taken are removed from ``blocks``.
         """
-        found = _Byline()
+        found = Byline()
         taken: list[int] = []
         index = len(blocks) - 1
         while index >= 0 and len(taken) < 2:
@@ -1121,24 +1154,28 @@ def _looks_like_account(text: str) -> bool:
     return bool(_ROLE.search(folded)) and not any(ch in text for ch in ".,;:!?")
 
 
+_PROBE_XPATH = (
+    "//body//*[self::p or self::div or self::td or self::li or self::span or self::strong or "
+    "self::font or self::h2 or self::h3 or self::blockquote][contains(normalize-space(.), $probe)]"
+)
+
+
 def _locate_container(root: etree._Element, lines: list[str]) -> etree._Element | None:
+    """The page element holding the extracted text: the common ancestor of the elements that
+    print its first and its last long paragraph."""
     long_lines = [line for line in lines if len(line) >= 40]
-    if not long_lines:
-        return None
     anchors = []
-    for line in (long_lines[0], long_lines[-1]):
-        probe = line[:30]
-        for el in root.iter():
-            if not isinstance(el.tag, str) or el.tag in _IGNORED_TAGS:
-                continue
-            if el.text and probe in normalize_space(el.text):
-                anchors.append(el)
+    for candidates in (long_lines[:5], long_lines[::-1][:5]):
+        for line in candidates:
+            found = root.xpath(_PROBE_XPATH, probe=line[:30])
+            if found:
+                anchors.append(min(found, key=lambda el: len(el.text_content())))
                 break
     if not anchors:
         return None
     container = _common_ancestor(anchors)
-    if container is not None and len(anchors) == 1:
-        container = container.getparent() if container.getparent() is not None else container
+    if container is not None and len(anchors) == 1 and container.getparent() is not None:
+        container = container.getparent()
     return container
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import scrapy.downloadermiddlewares.cookies as scrapy_cookies
@@ -20,7 +21,16 @@ from scrapy.downloadermiddlewares.useragent import UserAgentMiddleware
 from scrapy.utils.python import to_unicode
 from tldextract import TLDExtract
 
-from archive.warc import DEFAULT_MAX_FILE_SIZE, HttpExchange, WarcWriter
+from archive.store import Archive
+from archive.warc import (
+    DEFAULT_MAX_FILE_SIZE,
+    IDENTICAL_PAYLOAD,
+    SERVER_NOT_MODIFIED,
+    HttpExchange,
+    WarcPointer,
+    WarcWriter,
+    sha1_digest,
+)
 from crawler import signals as govarchive_signals
 from crawler.settings_util import data_dir_from_settings, software_versions
 
@@ -58,6 +68,7 @@ class WarcCaptureMiddleware:
         self.crawler = crawler
         self.settings = crawler.settings
         self.writer: WarcWriter | None = None
+        self.captures = CaptureIndex()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -67,6 +78,7 @@ class WarcCaptureMiddleware:
 
     def spider_opened(self, spider: Spider) -> None:
         data_dir = data_dir_from_settings(self.settings)
+        self.captures = CaptureIndex.from_archive(data_dir / "archive.db")
         portal = getattr(spider, "profile", None)
         warcinfo = {
             "operator": self.settings.get("GOVARCHIVE_CONTACT"),
@@ -124,46 +136,107 @@ class WarcCaptureMiddleware:
             fetched_at=fetched_at,
         )
         target = self._target_uri(request.url, self.crawler.spider)
-        pointer = self.writer.write_exchange(exchange, target_uri=target)
+        digest = sha1_digest(response.body)
+        original, profile = self._earlier_capture(target, digest, response.status)
+        pointer = self.writer.write_exchange(
+            exchange, target_uri=target, revisit_of=original, revisit_profile=profile
+        )
         # Rows may point at this record as soon as they are committed: make sure it is in the
         # OS's hands first, so a killed crawl never leaves a row pointing past the file's end.
         self.writer.flush()
-        request.meta["warc"] = pointer
+        if original is None and response.body:
+            self.captures.add(pointer, digest)
+        # Rows extracted from this response point at the record that holds its payload.
+        request.meta["warc"] = original or pointer
+        request.meta["warc_record"] = pointer
         content_type = to_unicode(response.headers.get(b"Content-Type") or b"", errors="replace")
-        self.crawler.signals.send_catch_log(
-            govarchive_signals.fetch_recorded,
-            fetch={
-                "url": target,
-                "status": response.status,
-                "content_type": content_type or None,
-                "length": len(response.body),
-                "fetched_at": fetched_at.isoformat(timespec="seconds"),
-                "error": None if response.status < 400 else f"HTTP {response.status} {reason}",
-                "warc_filename": pointer.filename,
-                "warc_offset": pointer.offset,
-                "warc_record_id": pointer.record_id,
-            },
+        self._send_fetch(
+            url=target,
+            status=response.status,
+            content_type=content_type or None,
+            length=len(response.body),
+            fetched_at=fetched_at.isoformat(timespec="seconds"),
+            error=None if response.status < 400 else f"HTTP {response.status} {reason}",
+            warc_filename=pointer.filename,
+            warc_offset=pointer.offset,
+            warc_length=pointer.length,
+            warc_record_id=pointer.record_id,
+            record_type=pointer.record_type,
+            payload_digest=pointer.payload_digest,
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
         )
         return response
+
+    def _earlier_capture(
+        self, target: str, digest: str, status: int
+    ) -> tuple[WarcPointer | None, str]:
+        """The record a revisit should refer to, if this exchange repeats an earlier capture."""
+        if status == 304:
+            return self.captures.by_url.get(target), SERVER_NOT_MODIFIED
+        return self.captures.by_digest.get(digest), IDENTICAL_PAYLOAD
+
+    def _send_fetch(self, **fetch) -> None:
+        self.crawler.signals.send_catch_log(govarchive_signals.fetch_recorded, fetch=fetch)
 
     def process_exception(
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> None:
-        self.crawler.signals.send_catch_log(
-            govarchive_signals.fetch_recorded,
-            fetch={
-                "url": self._target_uri(request.url, self.crawler.spider),
-                "status": None,
-                "content_type": None,
-                "length": None,
-                "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "error": f"{type(exception).__name__}: {exception}".strip(": "),
-                "warc_filename": None,
-                "warc_offset": None,
-                "warc_record_id": None,
-            },
+        self._send_fetch(
+            url=self._target_uri(request.url, self.crawler.spider),
+            status=None,
+            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            error=f"{type(exception).__name__}: {exception}".strip(": "),
         )
         return None
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return to_unicode(value, errors="replace") if value else None
+
+
+class CaptureIndex:
+    """Payload digests and URLs already archived, so repeats become small revisit records.
+
+    Loaded from the ``fetches`` table when a crawl starts and kept up to date as it goes: one
+    entry per distinct payload and per URL (a few hundred bytes each).
+    """
+
+    def __init__(self) -> None:
+        self.by_digest: dict[str, WarcPointer] = {}
+        self.by_url: dict[str, WarcPointer] = {}
+
+    def add(self, pointer: WarcPointer, digest: str) -> None:
+        self.by_digest.setdefault(digest, pointer)
+        if pointer.target_uri:
+            self.by_url[pointer.target_uri] = pointer
+
+    @classmethod
+    def from_archive(cls, db_path: Path) -> CaptureIndex:
+        index = cls()
+        if not db_path.exists():
+            return index
+        with Archive(db_path) as archive:
+            for row in archive.captures():
+                pointer = WarcPointer(
+                    filename=row["warc_filename"],
+                    offset=row["warc_offset"],
+                    length=row["warc_length"],
+                    record_id=row["warc_record_id"],
+                    payload_digest=row["payload_digest"],
+                    target_uri=row["url"],
+                    date=_warc_date_of(row["fetched_at"]),
+                )
+                index.add(pointer, row["payload_digest"])
+        return index
+
+
+def _warc_date_of(fetched_at: str | None) -> str | None:
+    if not fetched_at:
+        return None
+    moment = datetime.fromisoformat(fetched_at)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _host_header(url: str) -> str:

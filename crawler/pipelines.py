@@ -74,11 +74,11 @@ class ArchivePipeline:
 
     def fetch_recorded(self, fetch: dict[str, Any]) -> None:
         self.counts["requests"] += 1
-        if fetch["status"] == 200:
+        if fetch.get("status") == 200:
             self.counts["pages"] += 1
-        if fetch["error"]:
+        if fetch.get("error"):
             self.counts["errors"] += 1
-        self.counts["bytes"] += fetch["length"] or 0
+        self.counts["bytes"] += fetch.get("length") or 0
         self.pending_fetches.append({**fetch, "crawl_id": self.crawl_id})
         if len(self.pending_fetches) >= self.batch_size:
             self.flush()
@@ -115,7 +115,9 @@ class ArchivePipeline:
             status = "done_with_errors"
         else:
             status = "done"
-        self.archive.finish_crawl(self.crawl_id, status, self.counts)
+        self.archive.finish_crawl(
+            self.crawl_id, status, self.counts, mode=getattr(spider, "mode", None)
+        )
         self.status = status
         logger.info("crawl %s %s: %s", self.crawl_id, status, json.dumps(self.counts))
         self.archive.close()

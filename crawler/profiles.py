@@ -63,6 +63,8 @@ class Profile:
     date_order: str = "DMY"
     selectors: Selectors = field(default_factory=Selectors)
     not_authors: tuple[str, ...] = ()
+    page_number_pattern: re.Pattern[str] | None = None
+    stop_after_known: int = 20
     path: str = ""
 
     @property
@@ -87,6 +89,15 @@ class Profile:
 
     def is_listing(self, url: str) -> bool:
         return bool(self.listing_pattern.search(url)) and not self.is_excluded(url)
+
+    def page_number(self, url: str) -> int | None:
+        """A listing URL's page number (1 for a section's bare start page), if the profile says."""
+        if self.page_number_pattern is None:
+            return None
+        match = self.page_number_pattern.search(url)
+        if match:
+            return int(match.group(1))
+        return 1 if not self.is_listing(url) else None
 
     def is_excluded(self, url: str) -> bool:
         return any(pattern.search(url) for pattern in self.exclude_patterns)
@@ -165,6 +176,8 @@ def _profile_from_dict(data: dict, path: Path) -> Profile:
         date_order=date_order,
         selectors=selectors,
         not_authors=tuple(a.casefold() for a in reader.string_list("byline.not_authors")),
+        page_number_pattern=reader.optional_regex("links.page_number"),
+        stop_after_known=reader.positive_int("incremental.stop_after_known", 20),
         path=str(path),
     )
 
@@ -208,6 +221,12 @@ class _Reader:
         if value is not None and not isinstance(value, str):
             raise ProfileError(self.path, dotted, f"must be a string, got {value!r}")
         return value or None
+
+    def positive_int(self, dotted: str, default: int) -> int:
+        value = self._get(dotted, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ProfileError(self.path, dotted, f"must be a positive integer, got {value!r}")
+        return value
 
     def string_list(self, dotted: str) -> list[str]:
         value = self._get(dotted, [])

@@ -17,6 +17,8 @@ GOVARCHIVE_WARC_MAX_SIZE = 1_000_000_000
 GOVARCHIVE_BATCH_SIZE = 200
 # Documents linked from articles (PDF, DOC, XLS...) are fetched so the WARC holds them too.
 GOVARCHIVE_FETCH_ATTACHMENTS = True
+# Walk every listing page even when an earlier full walk finished (`govarchive crawl --full`).
+GOVARCHIVE_FULL = False
 
 # -- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

@@ -167,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  {mark} {label:30} {counts[key]:5}/{listed}  {shares[key]:7.2%}"
             f"  (target {TARGETS[key]:.0%})"
         )
-    print(f"  (sapo identical to the title, dropped from text by design: {counts['sapo_is_title']})")
+    print(
+        f"  (sapo identical to the title, dropped from text by design: {counts['sapo_is_title']})"
+    )
     print(
         f"  text non-empty {counts['with_text']}/{counts['pages']}; article_id from canonical "
         f"{counts['canonical_id_ok']}/{counts['pages']}"

@@ -18,8 +18,10 @@ import scrapy
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 
+from archive.store import Archive
 from crawler.extract import extract_article
 from crawler.profiles import Profile, load_profile
+from crawler.settings_util import data_dir_from_settings
 from crawler.urls import UrlMap, is_followable
 
 logger = logging.getLogger(__name__)
@@ -45,11 +47,37 @@ class PortalSpider(scrapy.Spider):
         self.allowed_domains = sorted({*self.profile.hosts, self.urls.fetch_host})
         self.seen_article_ids: set[str] = set()
         self.articles_scheduled = 0
+        self.known_article_ids: set[str] = set()
+        self.mode = "full"
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.mode, self.known_article_ids = self._walk_mode()
+        logger.info(
+            "%s: %s walk, %d articles already archived",
+            self.profile.name,
+            self.mode,
+            len(self.known_article_ids),
+        )
         for path in self.profile.start_paths:
             url = self.urls.to_fetch(self.profile.base_url + path)
             yield scrapy.Request(url, callback=self.parse_listing, meta={"section": path})
+
+    def _walk_mode(self) -> tuple[str, set[str]]:
+        """Decide between a full walk (backfill) and an incremental one.
+
+        Incremental walks stop each section at known articles, so they are only safe once a
+        full walk of the portal has finished: otherwise a crawl killed half-way (or limited by
+        --max-articles) would leave its older articles unreachable forever.
+        """
+        if self.max_articles is not None:
+            return "limited", set()
+        db_path = data_dir_from_settings(self.settings) / "archive.db"
+        if self.settings.getbool("GOVARCHIVE_FULL") or not db_path.exists():
+            return "full", set()
+        with Archive(db_path) as archive:
+            if not archive.has_complete_walk(self.profile.name):
+                return "full", set()
+            return "incremental", archive.known_article_ids(self.profile.name)
 
     # -- listings ----------------------------------------------------------------------------
 
@@ -57,20 +85,39 @@ class PortalSpider(scrapy.Spider):
         if response.status != 200 or not isinstance(response, TextResponse):
             return
         section = response.meta.get("section")
+        known_in_a_row = response.meta.get("known_in_a_row", 0)
+        listings = []
         for href in dict.fromkeys(response.xpath("//a/@href").getall()):
             if not is_followable(href):
                 continue
             fetch_url = self.urls.to_fetch(urljoin(response.url, href.strip()))
             portal_url = self.urls.to_portal(fetch_url)
             article_id = self.profile.article_id(portal_url)
-            if article_id is not None:
+            if article_id is None:
+                if self.profile.is_listing(portal_url):
+                    listings.append(fetch_url)
+            elif self.mode == "incremental" and article_id in self.known_article_ids:
+                known_in_a_row += 1
+            else:
+                known_in_a_row = 0
                 request = self._article_request(fetch_url, article_id, section)
                 if request is not None:
                     yield request
-            elif self.profile.is_listing(portal_url):
-                yield response.follow(
-                    fetch_url, callback=self.parse_listing, meta={"section": section}
-                )
+        if self.mode == "incremental":
+            if known_in_a_row >= self.profile.stop_after_known:
+                logger.debug("%s: caught up at %s", section, response.url)
+                return
+            listings = self._next_pages(response.url, listings)
+        meta = {"section": section, "known_in_a_row": known_in_a_row}
+        for url in listings:
+            yield scrapy.Request(url, callback=self.parse_listing, meta=meta)
+
+    def _next_pages(self, url: str, listings: list[str]) -> list[str]:
+        """Only the following page: listings are newest first, so a catch-up walk goes in order."""
+        current = self.profile.page_number(url)
+        if current is None:
+            return listings
+        return [u for u in listings if self.profile.page_number(u) == current + 1]
 
     def _article_request(self, url: str, article_id: str, section: str | None):
         # The portal serves one article under many section paths; the id makes them one.
@@ -109,6 +156,7 @@ class PortalSpider(scrapy.Spider):
                 warc_length=pointer.length,
                 warc_record_id=pointer.record_id,
                 warc_payload_digest=pointer.payload_digest,
+                fetched_url=pointer.target_uri,
             )
         yield item
         if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
