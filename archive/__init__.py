@@ -1,0 +1,5 @@
+"""WARC and SQLite storage of govarchive, readable without Scrapy."""
+
+from archive import warcio_compat
+
+warcio_compat.install()

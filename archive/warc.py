@@ -126,7 +126,7 @@ class WarcWriter:
         self._writer.write_record(record)
 
     def close(self) -> None:
-        """Flush, fsync and drop the ``.open`` suffix of the current file."""
+        """Flush, fsync and drop the ``.open`` suffix of the current file, then index it."""
         if self._fh is None:
             return
         self._fh.flush()
@@ -135,7 +135,24 @@ class WarcWriter:
         assert self._path is not None
         self._path.with_name(self._path.name + OPEN_SUFFIX).rename(self._path)
         self.files_written.append(self._path)
+        closed = self._path
         self._fh = self._writer = self._path = None
+        self._index(closed)
+
+    def _index(self, path: Path) -> None:
+        """Write the CDXJ index replay tools need (DATA/indexes/NAME.cdxj, see archive.cdxj).
+
+        The index is derived from the WARC alone, so failing to write it must not fail the
+        crawl: it is logged, and ``govarchive export-wacz`` rebuilds a missing index.
+        """
+        from archive.cdxj import INDEX_DIR, write_cdxj
+
+        try:
+            write_cdxj(path, self.data_dir / INDEX_DIR)
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("%s: could not write its CDXJ index", path)
 
     def flush(self) -> None:
         if self._fh is not None:
@@ -271,10 +288,15 @@ def record_payload(record: ArcWarcRecord) -> bytes:
 
 
 def iter_records(path: Path | str, types: Iterable[str] | None = None):
-    """Yield (offset, record) for every record of a WARC file, optionally filtered by type."""
+    """Yield (offset, record) for every record of a WARC file, optionally filtered by type.
+
+    The record can still be read when it is yielded: warcio's ``get_record_offset()`` would
+    consume it, so the offset is taken from where the previous record ended (warcio updates
+    ``offset`` when it finishes a record, before it parses the next).
+    """
     wanted = set(types) if types else None
     with open(path, "rb") as fh:
         iterator = ArchiveIterator(fh)
         for record in iterator:
             if wanted is None or record.rec_type in wanted:
-                yield iterator.get_record_offset(), record
+                yield iterator.offset, record

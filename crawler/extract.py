@@ -1021,8 +1021,14 @@ class _Extraction:
         container = _locate_container(root, lines)
         if container is not None:
             walked = _Walker(self.base, skip).walk(container)
-            _assign_captions(walked.blocks)
-            article.images = _dedupe_images(walked.blocks)
+            blocks = walked.blocks
+            for index, block in enumerate(blocks):  # broken HTML: the page follows the body
+                folded = block.text.casefold().strip(" :")
+                if folded in _RELATED_HEADINGS or folded in _FURNITURE_LINES:
+                    blocks = blocks[:index]
+                    break
+            _assign_captions(blocks)
+            article.images = _dedupe_images(blocks)
             article.attachments = _attachments(walked.links)
         else:
             article.attachments = _attachments(links)

@@ -132,6 +132,7 @@ class WarcCaptureMiddleware:
             reason=reason,
             response_headers=_headers_list(response.headers),
             body=response.body,
+            protocol=response.protocol or "HTTP/1.1",
             ip_address=str(response.ip_address) if response.ip_address else None,
             fetched_at=fetched_at,
         )

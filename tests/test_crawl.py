@@ -103,14 +103,22 @@ def test_second_crawl_adds_no_rows(crawled, tmp_path):
     assert len(rows(data, "select id from crawls")) == 2
     # The second run refers to the first run's payloads instead of storing them again.
     first, second = (
-        {r["record_type"] for r in rows(data, "select distinct record_type from fetches "
-                                        "where crawl_id = ? and status = 200", crawl_id)}
+        {
+            r["record_type"]
+            for r in rows(
+                data,
+                "select distinct record_type from fetches where crawl_id = ? and status = 200",
+                crawl_id,
+            )
+        }
         for crawl_id in (1, 2)
     )
     assert first == {"response"} and second == {"revisit"}
     # And, the first walk being complete, it stops each section at the archived articles.
     assert rows(data, "select mode from crawls order by id") == [
-        {"mode": "full"}, {"mode": "incremental"}]
+        {"mode": "full"},
+        {"mode": "incremental"},
+    ]
     first_file, second_file = sorted((data / "warc").glob("*.warc.gz"))
     assert second_file.stat().st_size < 0.10 * first_file.stat().st_size
 
@@ -118,17 +126,26 @@ def test_second_crawl_adds_no_rows(crawled, tmp_path):
 def test_full_recrawl_stores_repeated_payloads_as_revisits(crawled, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(crawled.data, data)
-    again = govarchive("crawl", "sotttt", "--data", str(data), "--full",
-                       "--base-url", crawled.replica_url, *FAST)
+    again = govarchive(
+        "crawl", "sotttt", "--data", str(data), "--full", "--base-url", crawled.replica_url, *FAST
+    )
     assert again.returncode in (0, 1), again.stderr[-2000:]
     first, second = (
-        Counter(r["record_type"] for r in rows(
-            data, "select record_type from fetches where crawl_id = ? and status = 200", n))
+        Counter(
+            r["record_type"]
+            for r in rows(
+                data, "select record_type from fetches where crawl_id = ? and status = 200", n
+            )
+        )
         for n in (1, 2)
     )
     assert set(second) == {"revisit"} and second.total() == first.total()
-    revisits = [r for p in (data / "warc").glob("*.warc.gz") for _, r in iter_records(p)
-                if r.rec_type == "revisit"]
+    revisits = [
+        r
+        for p in (data / "warc").glob("*.warc.gz")
+        for _, r in iter_records(p)
+        if r.rec_type == "revisit"
+    ]
     assert all(r.rec_headers.get_header("WARC-Refers-To") for r in revisits)
     for path in (data / "warc").glob("*.warc.gz"):
         assert warcio_check(path).returncode == 0
