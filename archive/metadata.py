@@ -18,7 +18,10 @@ _WARC_POINTER = {
         "to get the record back."
     ),
     "warc_length": "Length in bytes of the (compressed) record at warc_offset.",
-    "warc_record_id": "WARC-Record-ID of that record, to cite it or check you read the right one.",
+    "warc_record_id": (
+        "WARC-Record-ID of that record, to cite it or check you read the right one; a link to "
+        "the replay of the capture when served with `govarchive serve --replay-url`."
+    ),
 }
 
 _ARTICLE_COLUMNS = {
@@ -128,6 +131,23 @@ def datasette_metadata(database: str = "archive") -> dict[str, Any]:
                         "sort_desc": "id",
                         "facets": ["status", "content_type"],
                         "label_column": "url",
+                    },
+                    "article_versions": {
+                        "description": (
+                            "Every state an article has been seen in, once it changed: version 1 "
+                            "is what was first archived. reason 'edit' means the portal changed "
+                            "the page (silent_edit: the body changed but the published date did "
+                            "not); 'reextract' means a newer extractor read the same bytes "
+                            "differently."
+                        ),
+                        "sort_desc": "observed_at",
+                        "facets": ["reason", "silent_edit"],
+                        "label_column": "title",
+                        "columns": {
+                            "text_hash": "sha1 of the body text: equal hashes, equal bodies.",
+                            "diff": "Unified diff from the previous version, by paragraph.",
+                            "warc_record_id": "The WARC record this version was extracted from.",
+                        },
                     },
                     "images": {
                         "description": "Images in an article's body, in page order.",

@@ -12,6 +12,8 @@ already opened one with :meth:`Archive.transaction`).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -189,6 +191,24 @@ CREATE TABLE IF NOT EXISTS attachments (
     url TEXT NOT NULL,
     title TEXT,
     UNIQUE (article_url, url)
+);
+CREATE TABLE IF NOT EXISTS article_versions (
+    id INTEGER PRIMARY KEY,
+    article_url TEXT NOT NULL REFERENCES articles(url),
+    version INTEGER NOT NULL,
+    observed_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    silent_edit INTEGER,
+    title TEXT,
+    published_at TEXT,
+    text_hash TEXT,
+    diff TEXT,
+    text TEXT,
+    extractor TEXT,
+    warc_filename TEXT,
+    warc_offset INTEGER,
+    warc_record_id TEXT,
+    UNIQUE (article_url, version)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     {", ".join(_FTS_FIELDS)},
@@ -414,15 +434,18 @@ class Archive:
 
     # -- articles --------------------------------------------------------------------------
 
-    def save_articles(self, articles: list[dict[str, Any]]) -> dict[str, int]:
+    def save_articles(
+        self, articles: list[dict[str, Any]], *, reason: str = "edit"
+    ) -> dict[str, int]:
         """Upsert a batch of extracted articles; unchanged ones are left exactly as stored.
 
         "Unchanged" means every extracted field (title, text, published_at, author, …) and the
         image and attachment lists equal what is stored; only provenance (crawled_at, WARC
         pointer, crawl_id, extractor) may differ. Such rows keep pointing at the record they
         were extracted from, so a re-crawl of the same pages writes nothing. A changed article
-        is replaced whole and points at its new record; the old record stays in the WARC files
-        and in ``fetches``.
+        is replaced whole and points at its new record, and both states are kept in
+        ``article_versions`` (``reason``: "edit" when the portal changed the page, "reextract"
+        when a new extractor read the same bytes differently): nothing is silently overwritten.
         """
         counts = {"new": 0, "updated": 0, "unchanged": 0}
         if not articles:
@@ -430,7 +453,9 @@ class Archive:
         prepared = [_prepare_article(article) for article in articles]
         with self.db.atomic():
             stored = self._stored_states({row["url"] for row, _, _ in prepared})
+            in_database = set(stored)
             pending: dict[str, tuple[dict[str, Any], list[dict], list[dict]]] = {}
+            changed: dict[str, dict[str, Any]] = {}
             for row, images, attachments in prepared:
                 url = row["url"]
                 state = _state(row, images, attachments)
@@ -442,11 +467,51 @@ class Archive:
                     continue
                 else:
                     counts["updated"] += 1
+                    if url in in_database:  # not for a URL repeated within this batch
+                        changed[url] = row
                 stored[url] = state
                 pending[url] = (row, images, attachments)
+            if changed:
+                self._record_versions(changed, reason)
             if pending:
                 self._write(pending)
         return counts
+
+    def _record_versions(self, changed: dict[str, dict[str, Any]], reason: str) -> None:
+        """Keep the stored state and the new one as numbered versions of each changed article."""
+        param = [_json_list(changed)]
+        previous = {
+            row["url"]: row
+            for row in self.db.query(
+                "SELECT a.*, (SELECT max(version) FROM article_versions v"
+                " WHERE v.article_url = a.url) AS last_version"
+                " FROM articles a WHERE url IN (SELECT value FROM json_each(?))",
+                param,
+            )
+        }
+        versions = []
+        for url, new in changed.items():
+            old = previous[url]
+            number = old["last_version"] or 0
+            if number == 0:  # the first change: the state we had becomes version 1
+                number = 1
+                versions.append(_version(old, 1, old["crawled_at"], "first", None, None))
+            text_changed = (old["text"] or "") != (new["text"] or "")
+            silent = (
+                int(text_changed and old["published_at"] == new["published_at"])
+                if reason == "edit"
+                else None
+            )
+            diff = _short_diff(old["text"] or "", new["text"] or "")
+            versions.append(_version(new, number + 1, new["crawled_at"], reason, silent, diff))
+        self.db.conn.executemany(
+            "INSERT INTO article_versions (article_url, version, observed_at, reason,"
+            " silent_edit, title, published_at, text_hash, diff, text, extractor,"
+            " warc_filename, warc_offset, warc_record_id) VALUES (:article_url, :version,"
+            " :observed_at, :reason, :silent_edit, :title, :published_at, :text_hash, :diff,"
+            " :text, :extractor, :warc_filename, :warc_offset, :warc_record_id)",
+            versions,
+        )
 
     def _stored_states(self, urls: set[str]) -> dict[str, tuple]:
         param = [_json_list(urls)]
@@ -634,6 +699,45 @@ def _prepare_article(
         seen.add(values["url"])
         attachments.append({"article_url": url, "position": len(attachments) + 1, **values})
     return row, images, attachments
+
+
+def text_hash(text: str | None) -> str:
+    """A short, stable fingerprint of an article body (to spot edits without reading texts)."""
+    return "sha1:" + hashlib.sha1((text or "").encode("utf-8")).hexdigest()
+
+
+def _short_diff(old: str, new: str, limit: int = 4000) -> str:
+    """A unified diff of two bodies, by paragraph, cut at ``limit`` characters."""
+    lines = difflib.unified_diff(old.splitlines(), new.splitlines(), "before", "after", n=1,
+                                 lineterm="")  # fmt: skip
+    diff = "\n".join(lines)
+    return diff if len(diff) <= limit else diff[:limit] + "\n…"
+
+
+def _version(
+    row: Mapping[str, Any],
+    number: int,
+    observed_at: str | None,
+    reason: str,
+    silent_edit: int | None,
+    diff: str | None,
+) -> dict[str, Any]:
+    return {
+        "article_url": row["url"],
+        "version": number,
+        "observed_at": observed_at or _now(),
+        "reason": reason,
+        "silent_edit": silent_edit,
+        "title": row.get("title"),
+        "published_at": row.get("published_at"),
+        "text_hash": text_hash(row.get("text")),
+        "diff": diff,
+        "text": row.get("text"),
+        "extractor": row.get("extractor"),
+        "warc_filename": row.get("warc_filename"),
+        "warc_offset": row.get("warc_offset"),
+        "warc_record_id": row.get("warc_record_id"),
+    }
 
 
 def _state(row: dict[str, Any], images: list[dict], attachments: list[dict]) -> tuple:

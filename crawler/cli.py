@@ -140,7 +140,15 @@ def portals() -> None:
     help="Interface to bind; the default keeps the archive on this machine.",
 )
 @click.option("--port", default=8001, show_default=True, type=int)
-def serve(data_dir: Path, host: str, port: int) -> None:
+@click.option(
+    "--replay-url",
+    metavar="URL",
+    help=(
+        "Link each row's WARC record to its replay, e.g. a local pywb: "
+        "'http://127.0.0.1:8080/coll/{timestamp}/{url}' (or just the collection URL)."
+    ),
+)
+def serve(data_dir: Path, host: str, port: int, replay_url: str | None) -> None:
     """Open the archive in Datasette, read-only."""
     from crawler.serve import run_datasette
 
@@ -148,7 +156,63 @@ def serve(data_dir: Path, host: str, port: int) -> None:
     if not db_path.is_file():
         click.echo(f"Error: {db_path}: no archive here (run `govarchive crawl` first)", err=True)
         sys.exit(EXIT_USAGE)
-    run_datasette(db_path, host=host, port=port)
+    if replay_url and not replay_url.lower().startswith(("http://", "https://")):
+        raise click.BadParameter("expected an http:// or https:// URL", param_hint="--replay-url")
+    run_datasette(db_path, host=host, port=port, replay_url=replay_url)
+
+
+@cli.command("export-wacz")
+@DATA_OPTION
+@click.option("--portal", help="Only WARC files of this portal (named in their warcinfo record).")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]),
+    help="Only WARC files whose crawl started on or after this date (UTC).",
+)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def export_wacz(data_dir: Path, portal: str | None, since, out: Path) -> None:
+    """Package WARC files, their CDXJ index and one page per article as a WACZ file OUT.
+
+    The WACZ opens in ReplayWeb.page and, unpacked, in pywb. Exit status: 0 written,
+    2 nothing to export or bad usage.
+    """
+    from archive.wacz import WaczError
+    from archive.wacz import export_wacz as write_wacz
+
+    if not out.name.endswith(".wacz"):
+        raise click.BadParameter("a WACZ file name must end in .wacz", param_hint="OUT")
+    try:
+        result = write_wacz(data_dir, out, portal=portal, since=since)
+    except WaczError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for name in result.skipped_open:
+        click.echo(f"Warning: left out warc/{name}: still being written (.open)", err=True)
+    if result.rebuilt_indexes:
+        click.echo(f"Indexed {len(result.rebuilt_indexes)} WARC file(s) that had no CDXJ index")
+    click.echo(
+        f"{out}: {len(result.warcs)} WARC file(s), {result.index_lines} index lines, "
+        f"{result.pages} pages, {result.bytes:,} bytes"
+    )
+
+
+@cli.command()
+@DATA_OPTION
+def verify(data_dir: Path) -> None:
+    """Check every row's WARC pointer and every WARC file of the archive.
+
+    Reads each row's record by its offset (no scan) and compares id, URI, length and payload
+    digest; walks every WARC file recomputing gzip checksums and record digests.
+    Exit status: 0 clean, 1 any problem, 2 no archive here.
+    """
+    from archive.verify import verify_archive
+
+    if not data_dir.is_dir():
+        click.echo(f"Error: {data_dir}: no such data directory", err=True)
+        sys.exit(EXIT_USAGE)
+    report = verify_archive(data_dir)
+    click.echo(report.summary())
+    sys.exit(0 if report.ok else 1)
 
 
 @cli.command()

@@ -10,9 +10,10 @@ the person who has to fix it is editing that file.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,6 +67,8 @@ class Profile:
     page_number_pattern: re.Pattern[str] | None = None
     stop_after_known: int = 20
     path: str = ""
+    #: Fingerprint of the profile file: extraction depends on it, so rows record it.
+    config_hash: str = ""
 
     @property
     def host(self) -> str:
@@ -122,12 +125,16 @@ def load_profile(name_or_path: str | Path) -> Profile:
         known = ", ".join(available_profiles())
         raise ProfileError(path, "portal", f"no such profile (known portals: {known})")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(path, "toml", f"not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ProfileError(path, "toml", f"not UTF-8 text: {exc}") from None
-    return _profile_from_dict(data, path)
+    except OSError as exc:
+        raise ProfileError(path, "portal", f"cannot read the profile: {exc.strerror}") from None
+    profile = _profile_from_dict(data, path)
+    return replace(profile, config_hash=hashlib.sha1(raw).hexdigest()[:12])
 
 
 def _profile_from_dict(data: dict, path: Path) -> Profile:

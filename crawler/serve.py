@@ -6,11 +6,17 @@ import json
 import tempfile
 from pathlib import Path
 
+from archive.datasette_plugin import with_replay_url
 from archive.metadata import datasette_metadata
 
 
-def run_datasette(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001) -> None:
+def run_datasette(
+    db_path: Path, *, host: str = "127.0.0.1", port: int = 8001, replay_url: str | None = None
+) -> None:
     """Serve ``db_path`` with Datasette until interrupted.
+
+    ``replay_url`` (e.g. ``http://127.0.0.1:8080/coll/{timestamp}/{url}``, a local pywb) turns
+    each row's WARC record id into a link to the replay of its capture.
 
     A finished archive is opened immutable: Datasette never writes to it and can cache what it
     knows of it. While a crawl is writing (its write-ahead log exists), an immutable open would
@@ -23,7 +29,8 @@ def run_datasette(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001) -
 
     with tempfile.TemporaryDirectory(prefix="govarchive-serve-") as tmp:
         metadata_path = Path(tmp) / "metadata.json"
-        metadata_path.write_text(json.dumps(datasette_metadata(), ensure_ascii=False))
+        metadata = with_replay_url(datasette_metadata(), replay_url)
+        metadata_path.write_text(json.dumps(metadata, ensure_ascii=False))
         datasette_cli.main(
             [
                 "serve",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -20,6 +19,7 @@ from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
 from crawler.extract import extract_article
+from crawler.items import article_row
 from crawler.profiles import Profile, load_profile
 from crawler.settings_util import data_dir_from_settings
 from crawler.urls import UrlMap, is_followable
@@ -138,27 +138,16 @@ class PortalSpider(scrapy.Spider):
             return
         portal_url = self.urls.to_portal(response.url)
         try:
-            article = extract_article(response.text, portal_url, self.profile)
+            # The body as bytes, decoded by the extractor exactly as `reextract` decodes the
+            # WARC payload, so both give the same row.
+            article = extract_article(response.body, portal_url, self.profile)
         except Exception:
             # Extraction is pure and meant never to raise; if it does, the page is still in the
             # WARC and `reextract` can retry it, so log and keep crawling.
             logger.exception("extraction failed for %s", portal_url)
             self.crawler.stats.inc_value("govarchive/extraction_errors")
             return
-        item = article.to_dict()
-        item["portal"] = self.profile.name
-        item["crawled_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        pointer = response.meta.get("warc")
-        if pointer is not None:
-            item.update(
-                warc_filename=pointer.filename,
-                warc_offset=pointer.offset,
-                warc_length=pointer.length,
-                warc_record_id=pointer.record_id,
-                warc_payload_digest=pointer.payload_digest,
-                fetched_url=pointer.target_uri,
-            )
-        yield item
+        yield article_row(article, self.profile, response.meta.get("warc"))
         if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
             for attachment in article.attachments:
                 fetch_url = self.urls.to_fetch(attachment.url)

@@ -1,0 +1,46 @@
+"""Article rows: one place that turns an extraction and its WARC record into an ``articles`` row.
+
+The crawl and ``reextract`` both build rows here, so a row rebuilt from the WARC files alone is
+the row the crawl wrote.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from archive.warc import WarcPointer
+from crawler.extract import Article
+from crawler.profiles import Profile
+
+
+def extractor_stamp(article: Article, profile: Profile | None) -> str:
+    """Extractor name and versions plus the profile's hash: what produced this row."""
+    config = f" config/{profile.config_hash}" if profile else ""
+    return article.extractor + config
+
+
+def article_row(article: Article, profile: Profile, pointer: WarcPointer | None) -> dict[str, Any]:
+    """The ``articles`` row (with its images and attachments) for one extracted page."""
+    row = article.to_dict()
+    row["portal"] = profile.name
+    row["extractor"] = extractor_stamp(article, profile)
+    # The capture time, not the extraction time: re-extracting years later gives the same row.
+    row["crawled_at"] = (
+        _iso(pointer.date) if pointer and pointer.date else datetime.now(UTC).isoformat()
+    )
+    if pointer is not None:
+        row.update(
+            warc_filename=pointer.filename,
+            warc_offset=pointer.offset,
+            warc_length=pointer.length,
+            warc_record_id=pointer.record_id,
+            warc_payload_digest=pointer.payload_digest,
+            fetched_url=pointer.target_uri,
+        )
+    return row
+
+
+def _iso(warc_date: str) -> str:
+    """WARC-Date (``2024-04-05T06:16:00Z``) as the ISO form used in every other column."""
+    return datetime.fromisoformat(warc_date.replace("Z", "+00:00")).isoformat()
