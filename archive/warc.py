@@ -282,6 +282,36 @@ def read_record(data_dir: Path | str, pointer: WarcPointer | dict) -> ArcWarcRec
     raise ValueError(f"{path}: no WARC record at offset {offset}")
 
 
+@dataclass
+class Capture:
+    """One record read back whole: its headers, decoded payload and size in the file."""
+
+    warc_headers: StatusAndHeaders
+    http_headers: StatusAndHeaders | None
+    payload: bytes
+    length: int
+
+
+def read_capture(data_dir: Path | str, pointer: WarcPointer | dict) -> Capture:
+    """Read the record at a pointer completely (payload decoded) and close the file."""
+    if isinstance(pointer, dict):
+        filename, offset = pointer["filename"], pointer["offset"]
+    else:
+        filename, offset = pointer.filename, pointer.offset
+    path = Path(data_dir) / filename
+    if not path.exists() and path.with_name(path.name + OPEN_SUFFIX).exists():
+        path = path.with_name(path.name + OPEN_SUFFIX)
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        iterator = ArchiveIterator(fh)
+        for record in iterator:
+            payload = record.content_stream().read()
+            return Capture(
+                record.rec_headers, record.http_headers, payload, iterator.get_record_length()
+            )
+    raise ValueError(f"{path}: no WARC record at offset {offset}")
+
+
 def record_payload(record: ArcWarcRecord) -> bytes:
     """The HTTP payload with transfer and content encodings undone, as a browser would see it."""
     return record.content_stream().read()
