@@ -45,6 +45,7 @@ CRAWL_COUNTS = (
     "articles_new",
     "articles_updated",
     "articles_unchanged",
+    "articles_removed",
     "errors",
     "bytes",
 )
@@ -72,6 +73,8 @@ _ARTICLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("warc_record_id", "TEXT"),
     ("warc_payload_digest", "TEXT"),
     ("fetched_url", "TEXT"),
+    ("removed_at", "TEXT"),
+    ("removed_reason", "TEXT"),
     ("crawl_id", "INTEGER"),
 )
 _FETCH_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -98,6 +101,8 @@ _CRAWL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "TEXT"),
     ("mode", "TEXT"),
     *((name, "INTEGER") for name in CRAWL_COUNTS),
+    ("duration_s", "REAL"),
+    ("exit_code", "INTEGER"),
     ("settings", "TEXT"),
     ("versions", "TEXT"),
 )
@@ -123,6 +128,8 @@ _PROVENANCE_FIELDS = frozenset(
         "warc_record_id",
         "warc_payload_digest",
         "fetched_url",
+        "removed_at",
+        "removed_reason",
         "crawl_id",
     }
 )
@@ -142,6 +149,8 @@ CREATE TABLE IF NOT EXISTS crawls (
         CHECK (status IN ({", ".join(f"'{s}'" for s in CRAWL_STATUSES)})),
     mode TEXT,
     {_COLUMN_SEPARATOR.join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in CRAWL_COUNTS)},
+    duration_s REAL,
+    exit_code INTEGER,
     settings TEXT,
     versions TEXT
 );
@@ -391,7 +400,14 @@ class Archive:
         return int(cursor.lastrowid or 0)
 
     def finish_crawl(
-        self, crawl_id: int, status: str, counts: Mapping[str, int], *, mode: str | None = None
+        self,
+        crawl_id: int,
+        status: str,
+        counts: Mapping[str, int],
+        *,
+        mode: str | None = None,
+        duration_s: float | None = None,
+        exit_code: int | None = None,
     ) -> None:
         """Close a crawl row with its outcome, its walk mode and the pipeline's counters.
 
@@ -405,8 +421,17 @@ class Archive:
         assignments = "".join(f", {name} = :{name}" for name in values)
         cursor = self.db.execute(
             f"UPDATE crawls SET finished_at = :finished_at, status = :status, "
-            f"mode = coalesce(:mode, mode){assignments} WHERE id = :id",
-            {"finished_at": _now(), "status": status, "id": crawl_id, "mode": mode, **values},
+            f"mode = coalesce(:mode, mode), duration_s = :duration_s, exit_code = :exit_code"
+            f"{assignments} WHERE id = :id",
+            {
+                "finished_at": _now(),
+                "status": status,
+                "id": crawl_id,
+                "mode": mode,
+                "duration_s": duration_s,
+                "exit_code": exit_code,
+                **values,
+            },
         )
         if cursor.rowcount == 0:
             raise ArchiveError(f"crawl {crawl_id}: no such crawl in {self.path}")
@@ -475,6 +500,12 @@ class Archive:
                 self._record_versions(changed, reason)
             if pending:
                 self._write(pending)
+            # Seen again: an article the portal had taken down is back.
+            self.db.execute(
+                "UPDATE articles SET removed_at = NULL, removed_reason = NULL"
+                " WHERE removed_at IS NOT NULL AND url IN (SELECT value FROM json_each(?))",
+                [_json_list(stored)],
+            )
         return counts
 
     def _record_versions(self, changed: dict[str, dict[str, Any]], reason: str) -> None:
@@ -597,6 +628,64 @@ class Archive:
             "SELECT url, fetched_at, status, payload_digest, etag, last_modified, warc_filename,"
             " warc_offset, warc_length, warc_record_id FROM fetches"
             " WHERE record_type = 'response' AND payload_digest IS NOT NULL ORDER BY id"
+        )
+
+    def mark_interrupted(self) -> list[int]:
+        """Close the rows of crawls that died without finishing (killed, power loss)."""
+        ids = [r[0] for r in self.db.execute("SELECT id FROM crawls WHERE status = 'running'")]
+        if ids:
+            with self.db.atomic():
+                self.db.execute(
+                    "UPDATE crawls SET status = 'interrupted', finished_at = ?"
+                    " WHERE status = 'running'",
+                    [_now()],
+                )
+        return ids
+
+    def mark_removed(self, removals: list[dict[str, Any]]) -> int:
+        """Record that articles were seen missing (``url``, ``reason``, ``seen_at``).
+
+        Nothing is deleted: the row, its versions and its WARC records stay; ``removed_at``
+        says since when the portal no longer shows it. Returns how many were newly marked.
+        """
+        if not removals:
+            return 0
+        with self.db.atomic():
+            cursor = self.db.conn.executemany(
+                "UPDATE articles SET removed_at = :seen_at, removed_reason = :reason"
+                " WHERE url = :url AND removed_at IS NULL",
+                [
+                    {"seen_at": r.get("seen_at") or _now(), "reason": r["reason"], "url": r["url"]}
+                    for r in removals
+                ],  # fmt: skip
+            )
+        return cursor.rowcount
+
+    def recheck_candidates(self, portal: str, published_since: str) -> list[dict[str, Any]]:
+        """Archived, not removed articles published since a date, with their validators.
+
+        ``etag`` and ``last_modified`` come from the latest successful fetch of the URL the
+        article was fetched at, so the recheck can be a conditional request.
+        """
+        return list(
+            self.db.query(
+                "SELECT a.url, a.fetched_url, a.article_id, f.etag, f.last_modified"
+                " FROM articles a LEFT JOIN fetches f ON f.id = ("
+                "   SELECT max(id) FROM fetches WHERE url = a.fetched_url AND status = 200)"
+                " WHERE a.portal = ? AND a.removed_at IS NULL AND a.published_at >= ?"
+                " ORDER BY a.published_at DESC",
+                [portal, published_since],
+            )
+        )
+
+    def article_urls_by_id(self, portal: str) -> dict[str, str]:
+        """Canonical URL of every archived, not removed article of a portal, by article id."""
+        return dict(
+            self.db.execute(
+                "SELECT article_id, url FROM articles WHERE portal = ?"
+                " AND article_id IS NOT NULL AND removed_at IS NULL",
+                [portal],
+            ).fetchall()
         )
 
     def has_complete_walk(self, portal: str) -> bool:

@@ -40,7 +40,7 @@ from archive.warc import OPEN_SUFFIX
 
 __all__ = ["Problem", "VerifyReport", "check_warc_file", "verify_archive"]
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16  # members are read from their offset on: most are a few KB
 _SPOOL_IN_MEMORY = 16 << 20  # larger records spill to a temporary file
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _HTTP_HEADER_END = b"\r\n\r\n"

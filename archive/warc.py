@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -255,6 +256,77 @@ def _request_target(uri: str) -> str:
 
     parts = urlsplit(uri)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+# -- repair -------------------------------------------------------------------------------
+
+
+def complete_length(path: Path | str) -> int:
+    """Bytes of ``path`` up to the end of its last complete record.
+
+    A crawl killed mid-write leaves a partial gzip member (or a record cut inside) at the end
+    of its ``.open`` file; everything before it is whole, because each record is flushed as
+    soon as it is written. Each gzip member must end properly and hold exactly one record of
+    the length its ``Content-Length`` declares.
+    """
+    good_end = 0
+    position = 0  # file offset where the current member starts
+    with open(path, "rb") as fh:
+        while True:
+            fh.seek(position)
+            member_end, record = _read_member(fh, position)
+            if member_end is None or not _is_whole_record(record):
+                return good_end
+            good_end = position = member_end
+
+
+def _read_member(fh, start: int) -> tuple[int | None, bytes]:
+    """Decompress the gzip member at ``start``: (offset after it, its bytes), or (None, b"")."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = []
+    consumed = 0
+    while not decompressor.eof:
+        chunk = fh.read(1 << 16)
+        if not chunk:
+            return None, b""
+        try:
+            out.append(decompressor.decompress(chunk))
+        except zlib.error:
+            return None, b""
+        consumed += len(chunk)
+    return start + consumed - len(decompressor.unused_data), b"".join(out)
+
+
+def _is_whole_record(data: bytes) -> bool:
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"WARC/"):
+        return False
+    for line in head.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return len(rest) == int(value.strip()) + 4  # block + the record's closing CRLF CRLF
+    return False
+
+
+def repair_open_files(directory: Path | str) -> list[Path]:
+    """Cut every ``.open`` WARC file back to its last complete record and close it.
+
+    Returns the closed files. A file with no complete record is removed: it holds nothing a
+    row could point at.
+    """
+    repaired = []
+    for open_path in sorted(Path(directory).glob(f"*.warc.gz{OPEN_SUFFIX}")):
+        length = complete_length(open_path)
+        final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
+        if length == 0:
+            open_path.unlink()
+            continue
+        with open(open_path, "r+b") as fh:
+            fh.truncate(length)
+            os.fsync(fh.fileno())
+        open_path.rename(final)
+        repaired.append(final)
+    return repaired
 
 
 # -- reading ------------------------------------------------------------------------------

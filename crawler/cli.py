@@ -46,26 +46,38 @@ def cli() -> None:
     """Archive government news portals into WARC files and a SQLite database."""
 
 
+def crawl_options(command):
+    """The options `crawl` and `cron` share."""
+    options = [
+        click.argument("portal"),
+        DATA_OPTION,
+        click.option(
+            "--base-url", help="Fetch from this mirror or local replica instead of the live host."
+        ),
+        click.option(
+            "--max-articles", type=click.IntRange(min=1), help="Stop after this many articles."
+        ),
+        click.option(
+            "--full",
+            is_flag=True,
+            help="Walk every listing page (backfill) instead of stopping at known articles.",
+        ),
+        click.option(
+            "-s",
+            "--set",
+            "settings",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Set a Scrapy setting for this run (repeatable), as `scrapy crawl -s` does.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @cli.command()
-@click.argument("portal")
-@DATA_OPTION
-@click.option(
-    "--base-url", help="Fetch from this mirror or local replica instead of the live host."
-)
-@click.option("--max-articles", type=click.IntRange(min=1), help="Stop after this many articles.")
-@click.option(
-    "--full",
-    is_flag=True,
-    help="Walk every listing page (backfill) instead of stopping at known articles.",
-)
-@click.option(
-    "-s",
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Set a Scrapy setting for this run (repeatable), as `scrapy crawl -s` does.",
-)
+@crawl_options
 def crawl(
     portal: str,
     data_dir: Path,
@@ -76,21 +88,61 @@ def crawl(
 ) -> None:
     """Crawl PORTAL (a profile name or a .toml file) into the data directory.
 
-    Exit status: 0 done, 1 done with errors, 2 bad usage or profile.
+    Exit status: 0 done, 1 done with errors, 2 bad usage or profile, 3 another command holds
+    the data directory. The log is kept in DATA/logs/govarchive.log.
     """
-    from crawler.run import run_crawl
+    overrides = {"LOG_LEVEL": "WARNING"}
+    if sys.stderr.isatty():
+        overrides["GOVARCHIVE_PROGRESS"] = "1"
+    name, result, elapsed = _execute_crawl(
+        portal, data_dir, base_url, max_articles, full, settings, overrides
+    )
+    click.echo(_summary_line(name, result, elapsed))
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@crawl_options
+def cron(
+    portal: str,
+    data_dir: Path,
+    base_url: str | None,
+    max_articles: int | None,
+    full: bool,
+    settings: tuple[str, ...],
+) -> None:
+    """Crawl PORTAL quietly, for cron: no output unless something went wrong.
+
+    cron mails whatever a job prints, so a routine run prints nothing; a run with errors prints
+    one summary line and where the log is. Same exit status as `crawl`.
+    """
+    name, result, elapsed = _execute_crawl(
+        portal, data_dir, base_url, max_articles, full, settings, {"LOG_ENABLED": "0"}
+    )
+    if result.exit_code != 0:
+        from crawler.run import LOG_FILE
+
+        click.echo(f"{_summary_line(name, result, elapsed)} (log: {data_dir / LOG_FILE})", err=True)
+    sys.exit(result.exit_code)
+
+
+def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, defaults):
+    from archive.lock import LockHeld
+    from crawler.run import EXIT_LOCKED, run_crawl
 
     profile = _load_profile_or_exit(portal)
-    overrides = _parse_settings(settings)
+    overrides = {**defaults, **_parse_settings(settings)}
     if full:
         overrides["GOVARCHIVE_FULL"] = "1"
     started = time.monotonic()
-    result = run_crawl(
-        profile, data_dir, base_url=base_url, max_articles=max_articles, overrides=overrides
-    )
-    elapsed = time.monotonic() - started
-    click.echo(_summary_line(profile.name, result, elapsed))
-    sys.exit(result.exit_code)
+    try:
+        result = run_crawl(
+            profile, data_dir, base_url=base_url, max_articles=max_articles, overrides=overrides
+        )
+    except LockHeld as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    return profile.name, result, time.monotonic() - started
 
 
 def _summary_line(portal: str, result, elapsed: float) -> str:
@@ -99,7 +151,8 @@ def _summary_line(portal: str, result, elapsed: float) -> str:
         f"{portal}: crawl {result.crawl_id} {result.status} in {elapsed:.1f}s: "
         f"{counts.get('requests', 0)} requests, {counts.get('articles_new', 0)} new, "
         f"{counts.get('articles_updated', 0)} updated, "
-        f"{counts.get('articles_unchanged', 0)} unchanged, {counts.get('errors', 0)} errors; "
+        f"{counts.get('articles_unchanged', 0)} unchanged, "
+        f"{counts.get('articles_removed', 0)} removed, {counts.get('errors', 0)} errors; "
         f"{result.article_count} articles archived"
     )
 

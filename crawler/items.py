@@ -6,12 +6,22 @@ the row the crawl wrote.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from archive.warc import WarcPointer
 from crawler.extract import Article
 from crawler.profiles import Profile
+
+
+@dataclass(frozen=True)
+class ArticleRemoved:
+    """An archived article the portal no longer shows (404/410, or gone from its listings)."""
+
+    url: str
+    reason: str
+    seen_at: str
 
 
 def extractor_stamp(article: Article, profile: Profile | None) -> str:

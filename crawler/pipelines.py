@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
 from archive.store import Archive
 from crawler import signals as govarchive_signals
+from crawler.items import ArticleRemoved
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -35,6 +38,10 @@ RECORDED_SETTINGS = (
 )
 
 
+#: Process exit status for each crawl outcome (`govarchive crawl`, `cron`).
+EXIT_CODES = {"done": 0, "done_with_errors": 1, "interrupted": 1, "failed": 1}
+
+
 class ArchivePipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -44,6 +51,8 @@ class ArchivePipeline:
         self.crawl_id: int | None = None
         self.status: str | None = None
         self.pending_articles: list[dict] = []
+        self.pending_removals: list[dict] = []
+        self.started = time.monotonic()
         self.pending_fetches: list[dict] = []
         self.counts: dict[str, int] = {
             "requests": 0,
@@ -51,6 +60,7 @@ class ArchivePipeline:
             "articles_new": 0,
             "articles_updated": 0,
             "articles_unchanged": 0,
+            "articles_removed": 0,
             "errors": 0,
             "bytes": 0,
         }
@@ -83,7 +93,10 @@ class ArchivePipeline:
         if len(self.pending_fetches) >= self.batch_size:
             self.flush()
 
-    def process_item(self, item: dict, spider: Spider | None = None) -> dict:
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if isinstance(item, ArticleRemoved):
+            self.pending_removals.append(asdict(item))
+            return item
         self.pending_articles.append({**item, "crawl_id": self.crawl_id})
         if len(self.pending_articles) >= self.batch_size:
             self.flush()
@@ -99,6 +112,9 @@ class ArchivePipeline:
             self.pending_articles = []
             for key in ("new", "updated", "unchanged"):
                 self.counts[f"articles_{key}"] += saved.get(key, 0)
+        if self.pending_removals:
+            self.counts["articles_removed"] += self.archive.mark_removed(self.pending_removals)
+            self.pending_removals = []
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.archive is not None:
@@ -108,7 +124,11 @@ class ArchivePipeline:
         """Close the crawl row once Scrapy knows why the crawl ended (after close_spider)."""
         if self.archive is None:
             return
+        if reason == "finished":
+            self.pending_removals.extend(asdict(r) for r in spider.vanished_articles())
         self.flush()
+        stats = self.crawler.stats
+        self.counts["articles_unchanged"] += stats.get_value("govarchive/articles_not_modified", 0)
         if reason not in ("finished", "closespider_itemcount"):
             status = "interrupted"
         elif self.counts["errors"]:
@@ -116,7 +136,12 @@ class ArchivePipeline:
         else:
             status = "done"
         self.archive.finish_crawl(
-            self.crawl_id, status, self.counts, mode=getattr(spider, "mode", None)
+            self.crawl_id,
+            status,
+            self.counts,
+            mode=getattr(spider, "mode", None),
+            duration_s=round(time.monotonic() - self.started, 3),
+            exit_code=EXIT_CODES[status],
         )
         self.status = status
         logger.info("crawl %s %s: %s", self.crawl_id, status, json.dumps(self.counts))

@@ -1,20 +1,36 @@
-"""Run one crawl in this process: the code path shared by ``govarchive crawl`` and ``demo``."""
+"""Run one crawl in this process: the code path shared by ``govarchive crawl``, ``cron`` and
+``demo``.
+
+Before Scrapy starts, the data directory is locked (one writer at a time) and whatever a killed
+crawl left behind is put right: ``.open`` WARC files are cut back to their last complete record
+and closed, and ``running`` crawl rows become ``interrupted``. Every committed row already
+points at a flushed, complete record, so nothing else needs repair: the next walk simply
+fetches what is missing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import logging.handlers
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from archive.store import Archive
+from archive.lock import DataDirLock
+from archive.store import CRAWL_COUNTS, Archive
+from archive.warc import repair_open_files
 from crawler.profiles import Profile
 from crawler.spiders.portal import PortalSpider
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
 EXIT_USAGE = 2
+EXIT_LOCKED = 3
+
+LOG_FILE = Path("logs") / "govarchive.log"
+LOG_FORMAT = "%(asctime)s [%(name)s] %(levelname)s: %(message)s"
 
 
 @dataclass
@@ -23,6 +39,7 @@ class CrawlResult:
     status: str
     counts: dict[str, int]
     article_count: int
+    recovered: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -39,6 +56,31 @@ def crawl_settings(data_dir: Path, overrides: dict[str, str] | None = None) -> S
     return settings
 
 
+def recover(data_dir: Path) -> list[str]:
+    """Put right what a killed crawl left; returns one line per thing repaired."""
+    notes = []
+    for path in repair_open_files(data_dir / "warc"):
+        notes.append(f"closed unfinished WARC {path.name} at its last complete record")
+    db_path = data_dir / "archive.db"
+    if db_path.exists():
+        with Archive(db_path) as archive:
+            for crawl_id in archive.mark_interrupted():
+                notes.append(f"crawl {crawl_id} had been interrupted")
+    return notes
+
+
+def file_log_handler(data_dir: Path) -> logging.Handler:
+    """INFO and up to ``DATA/logs/govarchive.log``, rotated at 5 MB, 5 files kept."""
+    path = data_dir / LOG_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+    )
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    return handler
+
+
 def run_crawl(
     profile: Profile,
     data_dir: Path,
@@ -49,28 +91,28 @@ def run_crawl(
 ) -> CrawlResult:
     """Crawl a portal into ``data_dir`` and return what the ``crawls`` row says about it.
 
-    Scrapy's reactor can start once per process, so call this once per process.
+    Raises ``archive.lock.LockHeld`` when another command holds the data directory. Scrapy's
+    reactor can start once per process, so call this once per process.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = CrawlerProcess(crawl_settings(data_dir, overrides))
-    process.crawl(PortalSpider, portal=profile, base_url=base_url, max_articles=max_articles)
-    process.start()
-    with Archive(data_dir / "archive.db") as archive:
-        crawl = archive.last_crawl(profile.name)
-        articles = archive.article_count(profile.name)
+    with DataDirLock(data_dir):
+        recovered = recover(data_dir)
+        process = CrawlerProcess(crawl_settings(data_dir, overrides))
+        handler = file_log_handler(data_dir)
+        logging.root.addHandler(handler)
+        try:
+            for note in recovered:
+                logging.getLogger(__name__).warning("recovery: %s", note)
+            process.crawl(PortalSpider, portal=profile, base_url=base_url,
+                          max_articles=max_articles)  # fmt: skip
+            process.start()
+        finally:
+            logging.root.removeHandler(handler)
+            handler.close()
+        with Archive(data_dir / "archive.db") as archive:
+            crawl = archive.last_crawl(profile.name)
+            articles = archive.article_count(profile.name)
     if crawl is None:
-        return CrawlResult(None, "failed", {}, articles)
-    counts = {
-        k: crawl[k]
-        for k in (
-            "requests",
-            "pages",
-            "articles_new",
-            "articles_updated",
-            "articles_unchanged",
-            "errors",
-            "bytes",
-        )
-        if crawl.get(k) is not None
-    }
-    return CrawlResult(crawl["id"], crawl["status"], counts, articles)
+        return CrawlResult(None, "failed", {}, articles, recovered)
+    counts = {name: crawl[name] for name in CRAWL_COUNTS if crawl.get(name) is not None}
+    return CrawlResult(crawl["id"], crawl["status"], counts, articles, recovered)

@@ -19,6 +19,9 @@ GOVARCHIVE_BATCH_SIZE = 200
 GOVARCHIVE_FETCH_ATTACHMENTS = True
 # Walk every listing page even when an earlier full walk finished (`govarchive crawl --full`).
 GOVARCHIVE_FULL = False
+# Archived articles published within this many days are fetched again (conditionally) on every
+# run, to catch silent edits and take-downs. 0 turns rechecks off.
+GOVARCHIVE_RECHECK_DAYS = 7
 
 # -- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
@@ -50,6 +53,11 @@ DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompressionMiddleware (590) and every other built-in: sees the wire bytes.
     "crawler.middlewares.WarcCaptureMiddleware": 950,
 }
+EXTENSIONS = {
+    "crawler.progress.ProgressLine": 500,
+}
+# A live progress line on stderr (the CLI turns it on when stderr is a terminal).
+GOVARCHIVE_PROGRESS = False
 ITEM_PIPELINES = {
     "crawler.pipelines.ArchivePipeline": 300,
 }

@@ -123,32 +123,54 @@ def test_second_crawl_adds_no_rows(crawled, tmp_path):
     assert second_file.stat().st_size < 0.10 * first_file.stat().st_size
 
 
-def test_full_recrawl_stores_repeated_payloads_as_revisits(crawled, tmp_path):
+def test_full_recrawl_walks_every_listing_and_stores_revisits(crawled, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(crawled.data, data)
-    again = govarchive(
-        "crawl", "sotttt", "--data", str(data), "--full", "--base-url", crawled.replica_url, *FAST
-    )
+    again = govarchive("crawl", "sotttt", "--data", str(data), "--full",
+                       "--base-url", crawled.replica_url, *FAST)  # fmt: skip
     assert again.returncode in (0, 1), again.stderr[-2000:]
+    profile = load_profile("sotttt")
     first, second = (
         Counter(
             r["record_type"]
             for r in rows(
-                data, "select record_type from fetches where crawl_id = ? and status = 200", n
-            )
+                data, "select url, record_type from fetches where crawl_id = ? and status = 200", n
+            )  # fmt: skip
+            if profile.article_id(r["url"]) is None
         )
         for n in (1, 2)
     )
-    assert set(second) == {"revisit"} and second.total() == first.total()
-    revisits = [
-        r
-        for p in (data / "warc").glob("*.warc.gz")
-        for _, r in iter_records(p)
-        if r.rec_type == "revisit"
-    ]
+    # Every listing page again, each a revisit of the first capture; archived articles are
+    # not fetched again (they are rechecked only while recent).
+    assert first == {"response": first.total()} and second == {"revisit": first.total()}
+    revisits = [r for p in (data / "warc").glob("*.warc.gz") for _, r in iter_records(p)
+                if r.rec_type == "revisit"]  # fmt: skip
     assert all(r.rec_headers.get_header("WARC-Refers-To") for r in revisits)
     for path in (data / "warc").glob("*.warc.gz"):
         assert warcio_check(path).returncode == 0
+
+
+def test_recent_articles_are_rechecked_with_conditional_requests(crawled, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(crawled.data, data)
+    n_articles = rows(data, "select count(*) n from articles")[0]["n"]
+    # The replica's articles are years old: widen the recheck window to all of them.
+    again = govarchive("crawl", "sotttt", "--data", str(data), "--base-url",
+                       crawled.replica_url, "-s", "GOVARCHIVE_RECHECK_DAYS=100000", *FAST)  # fmt: skip
+    assert again.returncode in (0, 1), again.stderr[-2000:]
+    not_modified = rows(data, "select record_type, count(*) n from fetches where crawl_id = 2 "
+                        "and status = 304 group by 1")  # fmt: skip
+    assert not_modified == [{"record_type": "revisit", "n": n_articles}]
+    [crawl] = rows(data, "select * from crawls where id = 2")
+    assert crawl["articles_unchanged"] == n_articles
+    assert crawl["articles_new"] == crawl["articles_updated"] == crawl["articles_removed"] == 0
+    profiles = {
+        r.rec_headers.get_header("WARC-Profile")
+        for p in (data / "warc").glob("*.warc.gz")
+        for _, r in iter_records(p, ("revisit",))
+        if r.http_headers.get_statuscode() == "304"
+    }
+    assert profiles == {"http://netpreserve.org/warc/1.1/revisit/server-not-modified"}
 
 
 def test_max_articles_stops_early(replica, tmp_path):

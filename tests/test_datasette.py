@@ -86,7 +86,7 @@ def test_the_plugin_is_active(datasette):
         for plugin in get_json(datasette, "/-/plugins.json")
         if plugin["name"] in ("govarchive", "archive.datasette_plugin")
     ]
-    assert set(ours["hooks"]) == {"asgi_wrapper", "prepare_connection"}
+    assert set(ours["hooks"]) == {"asgi_wrapper", "prepare_connection", "render_cell"}
 
 
 def test_searching_without_accents_finds_the_accented_articles(datasette):

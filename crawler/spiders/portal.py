@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -19,7 +20,7 @@ from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
 from crawler.extract import extract_article
-from crawler.items import article_row
+from crawler.items import ArticleRemoved, article_row
 from crawler.profiles import Profile, load_profile
 from crawler.settings_util import data_dir_from_settings
 from crawler.urls import UrlMap, is_followable
@@ -47,42 +48,89 @@ class PortalSpider(scrapy.Spider):
         self.allowed_domains = sorted({*self.profile.hosts, self.urls.fetch_host})
         self.seen_article_ids: set[str] = set()
         self.articles_scheduled = 0
-        self.known_article_ids: set[str] = set()
+        #: Archived articles of this portal (article id → canonical URL), not fetched again
+        #: unless they are due for a recheck.
+        self.known: dict[str, str] = {}
+        self.listed_known_ids: set[str] = set()
+        self.listing_failures = 0
         self.mode = "full"
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        self.mode, self.known_article_ids = self._walk_mode()
+        self.mode, self.known, rechecks = self._archive_state()
         logger.info(
-            "%s: %s walk, %d articles already archived",
+            "%s: %s walk, %d articles already archived, %d to recheck",
             self.profile.name,
             self.mode,
-            len(self.known_article_ids),
+            len(self.known),
+            len(rechecks),
         )
         for path in self.profile.start_paths:
             url = self.urls.to_fetch(self.profile.base_url + path)
-            yield scrapy.Request(url, callback=self.parse_listing, meta={"section": path})
+            yield self._listing_request(url, {"section": path})
+        for article in rechecks:
+            yield self._recheck_request(article)
 
-    def _walk_mode(self) -> tuple[str, set[str]]:
-        """Decide between a full walk (backfill) and an incremental one.
+    def _archive_state(self) -> tuple[str, dict[str, str], list[dict]]:
+        """The walk mode, the archived articles, and those due for a conditional recheck.
 
         Incremental walks stop each section at known articles, so they are only safe once a
         full walk of the portal has finished: otherwise a crawl killed half-way (or limited by
         --max-articles) would leave its older articles unreachable forever.
         """
-        if self.max_articles is not None:
-            return "limited", set()
         db_path = data_dir_from_settings(self.settings) / "archive.db"
-        if self.settings.getbool("GOVARCHIVE_FULL") or not db_path.exists():
-            return "full", set()
+        if not db_path.exists():
+            return ("limited" if self.max_articles else "full"), {}, []
+        days = self.settings.getfloat("GOVARCHIVE_RECHECK_DAYS", 7)
+        since = (datetime.now(self.profile.tz) - timedelta(days=days)).isoformat()
         with Archive(db_path) as archive:
-            if not archive.has_complete_walk(self.profile.name):
-                return "full", set()
-            return "incremental", archive.known_article_ids(self.profile.name)
+            known = archive.article_urls_by_id(self.profile.name)
+            rechecks = archive.recheck_candidates(self.profile.name, since) if days > 0 else []
+            if self.max_articles is not None:
+                mode = "limited"
+            elif self.settings.getbool("GOVARCHIVE_FULL"):
+                mode = "full"
+            else:
+                mode = "incremental" if archive.has_complete_walk(self.profile.name) else "full"
+        return mode, known, rechecks
+
+    def _listing_request(self, url: str, meta: dict) -> scrapy.Request:
+        return scrapy.Request(
+            url, callback=self.parse_listing, errback=self.listing_failed, meta=meta
+        )
+
+    def _recheck_request(self, article: dict) -> scrapy.Request:
+        """A conditional GET of an archived article: 304 costs the portal next to nothing."""
+        self.seen_article_ids.add(article["article_id"])
+        headers = {}
+        if article.get("etag"):
+            headers["If-None-Match"] = article["etag"]
+        if article.get("last_modified"):
+            headers["If-Modified-Since"] = article["last_modified"]
+        url = self.urls.to_fetch(article["fetched_url"] or article["url"])
+        return scrapy.Request(
+            url,
+            headers=headers,
+            callback=self.parse_article,
+            meta={"article_id": article["article_id"], "recheck": article["url"]},
+            dont_filter=True,
+        )
+
+    def vanished_articles(self) -> list[ArticleRemoved]:
+        """Archived articles that a complete full walk did not find in any listing."""
+        if self.mode != "full" or self.listing_failures:
+            return []
+        seen_at = datetime.now(UTC).isoformat(timespec="seconds")
+        return [
+            ArticleRemoved(url, "vanished from the portal's listings", seen_at)
+            for article_id, url in self.known.items()
+            if article_id not in self.listed_known_ids
+        ]
 
     # -- listings ----------------------------------------------------------------------------
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         if response.status != 200 or not isinstance(response, TextResponse):
+            self.listing_failures += 1
             return
         section = response.meta.get("section")
         known_in_a_row = response.meta.get("known_in_a_row", 0)
@@ -96,7 +144,8 @@ class PortalSpider(scrapy.Spider):
             if article_id is None:
                 if self.profile.is_listing(portal_url):
                     listings.append(fetch_url)
-            elif self.mode == "incremental" and article_id in self.known_article_ids:
+            elif article_id in self.known:
+                self.listed_known_ids.add(article_id)
                 known_in_a_row += 1
             else:
                 known_in_a_row = 0
@@ -110,7 +159,11 @@ class PortalSpider(scrapy.Spider):
             listings = self._next_pages(response.url, listings)
         meta = {"section": section, "known_in_a_row": known_in_a_row}
         for url in listings:
-            yield scrapy.Request(url, callback=self.parse_listing, meta=meta)
+            yield self._listing_request(url, dict(meta))
+
+    def listing_failed(self, failure) -> None:
+        # Recorded in `fetches` by the WARC middleware; here it only vetoes "vanished" marks.
+        self.listing_failures += 1
 
     def _next_pages(self, url: str, listings: list[str]) -> list[str]:
         """Only the following page: listings are newest first, so a catch-up walk goes in order."""
@@ -133,7 +186,15 @@ class PortalSpider(scrapy.Spider):
 
     # -- articles ----------------------------------------------------------------------------
 
-    def parse_article(self, response: Response) -> Iterator[dict | scrapy.Request]:
+    def parse_article(self, response: Response) -> Iterator[Any]:
+        recheck = response.meta.get("recheck")
+        if response.status == 304:
+            self.crawler.stats.inc_value("govarchive/articles_not_modified")
+            return
+        if recheck and response.status in (404, 410):
+            seen_at = datetime.now(UTC).isoformat(timespec="seconds")
+            yield ArticleRemoved(recheck, f"HTTP {response.status}", seen_at)
+            return
         if response.status != 200 or not isinstance(response, TextResponse):
             return
         portal_url = self.urls.to_portal(response.url)
