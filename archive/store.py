@@ -688,6 +688,32 @@ class Archive:
             ).fetchall()
         )
 
+    def portal_status(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Per portal: last crawl and its result, articles, new in 24 h and 7 days, errors."""
+        now = now or dt.datetime.now(dt.UTC)
+        day = (now - dt.timedelta(days=1)).isoformat(timespec="seconds")
+        week = (now - dt.timedelta(days=7)).isoformat(timespec="seconds")
+        return list(
+            self.db.query(
+                """
+                SELECT c.portal,
+                  last.id AS last_crawl_id, last.started_at AS last_started_at,
+                  last.finished_at AS last_finished_at, last.status AS last_status,
+                  last.mode AS last_mode, last.errors AS last_errors,
+                  (SELECT count(*) FROM articles a WHERE a.portal = c.portal) AS articles,
+                  (SELECT count(*) FROM articles a WHERE a.portal = c.portal
+                     AND a.removed_at IS NOT NULL) AS removed,
+                  sum(CASE WHEN c.started_at >= :day THEN c.articles_new ELSE 0 END) AS new_24h,
+                  sum(CASE WHEN c.started_at >= :week THEN c.articles_new ELSE 0 END) AS new_7d,
+                  sum(CASE WHEN c.started_at >= :day THEN c.errors ELSE 0 END) AS errors_24h
+                FROM crawls c
+                JOIN crawls last ON last.id = (SELECT max(id) FROM crawls WHERE portal = c.portal)
+                GROUP BY c.portal ORDER BY c.portal
+                """,
+                {"day": day, "week": week},
+            )
+        )
+
     def has_complete_walk(self, portal: str) -> bool:
         """Whether a full walk of the portal ever finished (so incremental crawls are safe)."""
         row = self.db.execute(

@@ -217,9 +217,12 @@ def _read_record(stream: IO[bytes]) -> tuple[_Record | None, list[tuple[str, str
         while chunk := record.raw_stream.read(_CHUNK):
             digests.update(chunk)
         digests.finish()
-        length = int(headers.get_header("Content-Length") or 0)
-        if record.raw_stream.limit:  # bytes promised by Content-Length that never came
-            problems.append(("truncated-record", f"record ends {length} bytes short"))
+        missing = getattr(record.raw_stream, "limit", 0)  # promised by Content-Length, absent
+        if missing:
+            length = headers.get_header("Content-Length")
+            problems.append(
+                ("truncated-record", f"record ends {missing} of its {length} bytes short")
+            )
         described = _Record(
             rec_type=rec_type,
             record_id=headers.get_header("WARC-Record-ID"),
@@ -573,7 +576,7 @@ def verify_archive(data_dir: Path | str) -> VerifyReport:
     report = VerifyReport(data_dir=data_dir)
     db_path = data_dir / "archive.db"
     if db_path.is_file():
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
         files = _Files(data_dir)
         try:
             _check_articles(conn, files, report)

@@ -36,7 +36,15 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.cdxj import INDEX_DIR, cdxj_path, index_lines, merge_cdxj
 from archive.warc import OPEN_SUFFIX
 
-__all__ = ["WACZ_VERSION", "WaczExport", "WarcFile", "export_wacz", "select_warcs"]
+__all__ = [
+    "WACZ_VERSION",
+    "WaczError",
+    "WaczExport",
+    "WarcFile",
+    "describe_warc",
+    "export_wacz",
+    "select_warcs",
+]
 
 WACZ_VERSION = "1.1.1"
 WARC_DIR = "warc"
@@ -145,7 +153,7 @@ def _pages(
     capture itself (from the index), so the page opens the very record the row came from."""
     if not db_path.is_file():
         return
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         rows = conn.execute(
             "SELECT url, title, warc_filename, warc_offset, warc_record_id FROM articles "

@@ -173,6 +173,49 @@ def extract(file: Path, portal: str | None, url: str | None) -> None:
 
 
 @cli.command()
+@DATA_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per portal.")
+def status(data_dir: Path, as_json: bool) -> None:
+    """Per portal: the last crawl and its result, articles, new in 24 h and 7 days, errors."""
+    from archive.store import Archive, ArchiveError
+
+    db_path = data_dir / "archive.db"
+    if not db_path.is_file():
+        click.echo(f"Error: {db_path}: no archive here (run `govarchive crawl` first)", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        with Archive(db_path, readonly=True) as archive:
+            portals = archive.portal_status()
+    except ArchiveError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if as_json:
+        for row in portals:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    header = ("portal", "last crawl", "result", "articles", "removed", "new 24h", "new 7d",
+              "errors 24h")  # fmt: skip
+    table = [header] + [
+        (
+            row["portal"],
+            f"#{row['last_crawl_id']} {row['last_finished_at'] or row['last_started_at']}",
+            row["last_status"] + (f" ({row['last_errors']} errors)" if row["last_errors"] else ""),
+            str(row["articles"]),
+            str(row["removed"]),
+            str(row["new_24h"]),
+            str(row["new_7d"]),
+            str(row["errors_24h"]),
+        )
+        for row in portals
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+@cli.command()
 def portals() -> None:
     """List the bundled portal profiles."""
     for name in available_profiles():

@@ -157,7 +157,7 @@ class WarcCaptureMiddleware:
             content_type=content_type or None,
             length=len(response.body),
             fetched_at=fetched_at.isoformat(timespec="seconds"),
-            error=None if response.status < 400 else f"HTTP {response.status} {reason}",
+            error=_error_of(request, response.status, reason),
             warc_filename=pointer.filename,
             warc_offset=pointer.offset,
             warc_length=pointer.length,
@@ -190,6 +190,20 @@ class WarcCaptureMiddleware:
             error=f"{type(exception).__name__}: {exception}".strip(": "),
         )
         return None
+
+
+def _error_of(request: Request, status: int, reason: str) -> str | None:
+    """A readable reason for a failed exchange; None when nothing went wrong.
+
+    A portal without robots.txt answers 404 for it, which means "no rules", not a failure; and
+    an archived article that now answers 404 or 410 is a take-down the crawl records, not a
+    failure of the crawl.
+    """
+    if status < 400 or (status == 404 and request.url.endswith("/robots.txt")):
+        return None
+    if status in (404, 410) and request.meta.get("recheck"):
+        return None
+    return f"HTTP {status} {reason}".strip()
 
 
 def _header(response: Response, name: bytes) -> str | None:

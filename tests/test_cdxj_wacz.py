@@ -93,6 +93,16 @@ def test_closing_a_warc_file_writes_its_cdxj_index_with_responses_and_revisits(t
     assert revisited["digest"] == first.payload_digest  # points a replayer at the payload
 
 
+def test_a_failed_index_write_never_fails_the_crawl(tmp_path, caplog):
+    (tmp_path / "indexes").write_text("not a directory")  # the index cannot be written
+    writer = WarcWriter(tmp_path / "warc", "sotttt", data_dir=tmp_path)
+    writer.write_exchange(exchange("https://sotttt.hanoi.gov.vn/a", b"a"))
+    writer.close()
+    [warc] = writer.files_written
+    assert warc.is_file() and warc.name.endswith(".warc.gz")  # closed and renamed all the same
+    assert "could not write its CDXJ index" in caplog.text
+
+
 def test_a_crawl_indexes_every_response_and_revisit_of_its_warc_files(crawled: Crawl):
     warcs = sorted((crawled.data / "warc").glob("*.warc.gz"))
     assert warcs

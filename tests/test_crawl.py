@@ -155,8 +155,9 @@ def test_recent_articles_are_rechecked_with_conditional_requests(crawled, tmp_pa
     shutil.copytree(crawled.data, data)
     n_articles = rows(data, "select count(*) n from articles")[0]["n"]
     # The replica's articles are years old: widen the recheck window to all of them.
+    recheck_all = ["-s", "GOVARCHIVE_RECHECK_DAYS=100000"]
     again = govarchive("crawl", "sotttt", "--data", str(data), "--base-url",
-                       crawled.replica_url, "-s", "GOVARCHIVE_RECHECK_DAYS=100000", *FAST)  # fmt: skip
+                       crawled.replica_url, *recheck_all, *FAST)  # fmt: skip
     assert again.returncode in (0, 1), again.stderr[-2000:]
     not_modified = rows(data, "select record_type, count(*) n from fetches where crawl_id = 2 "
                         "and status = 304 group by 1")  # fmt: skip
