@@ -403,6 +403,12 @@ class _Server(ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up mid-request (a crawl killed or timing out) is routine here.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         """Wake handler threads blocked on idle keep-alive connections so they exit."""
         with self._open_lock:
