@@ -1,5 +1,6 @@
 """Routine crawls from cron: cheap, catching new, edited and deleted articles."""
 
+import re
 import shutil
 import sqlite3
 
@@ -140,3 +141,12 @@ def test_cron_prints_one_line_when_something_went_wrong(portal, tmp_path):
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert "done_with_errors" in line and "logs/govarchive.log" in line
+
+
+def test_a_crawl_by_hand_shows_a_live_progress_line(portal, tmp_path):
+    profile = portal.profile(tmp_path / "changing.toml")
+    # `govarchive crawl` turns the line on by itself when stderr is a terminal.
+    result, _ = crawl(portal, profile, tmp_path / "data", "-s", "GOVARCHIVE_PROGRESS=1")
+    assert result.returncode == 0
+    last = result.stderr.split("\r")[-1].strip()
+    assert re.fullmatch(r"\d+ pages, 70 articles saved, [\d.]+ pages/s", last), last
