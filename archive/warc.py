@@ -138,22 +138,7 @@ class WarcWriter:
         self.files_written.append(self._path)
         closed = self._path
         self._fh = self._writer = self._path = None
-        self._index(closed)
-
-    def _index(self, path: Path) -> None:
-        """Write the CDXJ index replay tools need (DATA/indexes/NAME.cdxj, see archive.cdxj).
-
-        The index is derived from the WARC alone, so failing to write it must not fail the
-        crawl: it is logged, and ``govarchive export-wacz`` rebuilds a missing index.
-        """
-        from archive.cdxj import INDEX_DIR, write_cdxj
-
-        try:
-            write_cdxj(path, self.data_dir / INDEX_DIR)
-        except Exception:
-            import logging
-
-            logging.getLogger(__name__).exception("%s: could not write its CDXJ index", path)
+        index_closed_file(closed, self.data_dir)
 
     def flush(self) -> None:
         if self._fh is not None:
@@ -308,6 +293,22 @@ def _is_whole_record(data: bytes) -> bool:
     return False
 
 
+def index_closed_file(path: Path, data_dir: Path) -> None:
+    """Write the CDXJ index replay tools need (DATA/indexes/NAME.cdxj, see archive.cdxj).
+
+    The index is derived from the WARC alone, so failing to write it must not fail a crawl:
+    it is logged, and ``govarchive export-wacz`` rebuilds a missing index.
+    """
+    from archive.cdxj import INDEX_DIR, write_cdxj
+
+    try:
+        write_cdxj(path, data_dir / INDEX_DIR)
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).exception("%s: could not write its CDXJ index", path)
+
+
 def repair_open_files(directory: Path | str) -> list[Path]:
     """Cut every ``.open`` WARC file back to its last complete record and close it.
 
@@ -325,11 +326,24 @@ def repair_open_files(directory: Path | str) -> list[Path]:
             fh.truncate(length)
             os.fsync(fh.fileno())
         open_path.rename(final)
+        index_closed_file(final, Path(directory).parent)
         repaired.append(final)
     return repaired
 
 
 # -- reading ------------------------------------------------------------------------------
+
+
+def _locate(data_dir: Path | str, pointer: WarcPointer | dict) -> tuple[Path, int]:
+    """The file and offset a pointer names; a file still being written has its `.open` name."""
+    if isinstance(pointer, dict):
+        filename, offset = pointer["filename"], pointer["offset"]
+    else:
+        filename, offset = pointer.filename, pointer.offset
+    path = Path(data_dir) / filename
+    if not path.exists() and path.with_name(path.name + OPEN_SUFFIX).exists():
+        path = path.with_name(path.name + OPEN_SUFFIX)
+    return path, offset
 
 
 def read_record(data_dir: Path | str, pointer: WarcPointer | dict) -> ArcWarcRecord:
@@ -338,13 +352,7 @@ def read_record(data_dir: Path | str, pointer: WarcPointer | dict) -> ArcWarcRec
     The returned record's stream must be consumed before the next call; use
     :func:`record_payload` for the decoded payload bytes.
     """
-    if isinstance(pointer, dict):
-        filename, offset = pointer["filename"], pointer["offset"]
-    else:
-        filename, offset = pointer.filename, pointer.offset
-    path = Path(data_dir) / filename
-    if not path.exists() and path.with_name(path.name + OPEN_SUFFIX).exists():
-        path = path.with_name(path.name + OPEN_SUFFIX)
+    path, offset = _locate(data_dir, pointer)
     fh = open(path, "rb")
     fh.seek(offset)
     for record in ArchiveIterator(fh):
@@ -366,13 +374,7 @@ class Capture:
 
 def read_capture(data_dir: Path | str, pointer: WarcPointer | dict) -> Capture:
     """Read the record at a pointer completely (payload decoded) and close the file."""
-    if isinstance(pointer, dict):
-        filename, offset = pointer["filename"], pointer["offset"]
-    else:
-        filename, offset = pointer.filename, pointer.offset
-    path = Path(data_dir) / filename
-    if not path.exists() and path.with_name(path.name + OPEN_SUFFIX).exists():
-        path = path.with_name(path.name + OPEN_SUFFIX)
+    path, offset = _locate(data_dir, pointer)
     with open(path, "rb") as fh:
         fh.seek(offset)
         iterator = ArchiveIterator(fh)

@@ -35,13 +35,15 @@ import lxml.html
 from lxml import etree
 
 from crawler.dates import normalize_space, parse_published
+from crawler.urls import canonical_url
 
 if TYPE_CHECKING:
     from crawler.profiles import Profile
 
 EXTRACTOR_NAME = "govarchive-extract"
 #: Bump when a change alters extracted fields, so rows can be re-extracted selectively.
-EXTRACTOR_VERSION = 1
+#: 2: text in Unicode NFC, legacy Vietnamese charsets detected, canonical URLs normalised.
+EXTRACTOR_VERSION = 2
 
 
 @dataclass
@@ -147,26 +149,56 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def decode_html(data: bytes) -> str:
-    """Bytes to text the way browsers mostly do: BOM, then ``<meta charset>``, then UTF-8.
+    """Bytes to text the way browsers mostly do: BOM, then ``<meta charset>``, then UTF-8, and
+    the result in Unicode NFC.
 
     A page that declares a legacy charset but is valid UTF-8 is read as UTF-8: Vietnamese text
     in a wrong declaration is far more common than legacy text that happens to be valid UTF-8.
-    Undecodable bytes become U+FFFD rather than an error.
+    A page that is not UTF-8 (a stray bad byte aside) is read in the declared charset, unless
+    that is a Western one (or UTF-8 itself) and windows-1258 reads as Vietnamese: legacy
+    Vietnamese pages are windows-1258 whatever their header or ``<meta>`` says. windows-1258
+    writes tone marks as combining characters, so NFC makes it the same text as UTF-8.
+    Undecodable bytes become U+FFFD rather than an error. The HTTP header is not consulted:
+    the bytes alone decide, so a WARC payload re-extracts to the same text.
     """
+    return unicodedata.normalize("NFC", _decode_bytes(data))
+
+
+def _decode_bytes(data: bytes) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(encoding, errors="replace")
     head = data[:4096]
     match = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
     declared = _codec_name(match.group(1).decode("ascii")) if match else None
-    if declared and declared != "utf-8":
-        if declared.startswith(("utf-16", "utf-32")):
-            return data.decode(declared, errors="replace")
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return data.decode(declared, errors="replace")
-    return data.decode("utf-8", errors="replace")
+    if declared and declared.startswith(("utf-16", "utf-32")):
+        return data.decode(declared, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    as_utf8 = data.decode("utf-8", errors="replace")
+    bad = as_utf8.count("\ufffd")
+    # Legacy text read as UTF-8 is nearly all broken sequences; UTF-8 with a stray byte is not.
+    if sum(ord(c) > 127 for c in as_utf8) - bad >= 2 * bad:
+        return as_utf8
+    if declared and declared not in _WESTERN_CODECS:
+        return data.decode(declared, errors="replace")
+    vietnamese = data.decode("cp1258", errors="replace")
+    if _vietnamese_share(unicodedata.normalize("NFC", vietnamese)) >= 0.03:
+        return vietnamese
+    return data.decode(declared or "cp1252", errors="replace")
+
+
+# Charsets a legacy Vietnamese page is mislabelled with (or UTF-8, when it is not UTF-8).
+_WESTERN_CODECS = frozenset({"cp1252", "iso8859-15", "utf-8", None})
+# Letters only Vietnamese uses (in NFC); a Western text read as windows-1258 has next to none.
+_VIETNAMESE_ONLY = re.compile("[ăĂđĐơƠưƯ\u1ea0-\u1ef9]")
+
+
+def _vietnamese_share(text: str) -> float:
+    letters = sum(1 for c in text if c.isalpha())
+    return len(_VIETNAMESE_ONLY.findall(text)) / letters if letters else 0.0
 
 
 def _codec_name(label: str) -> str | None:
@@ -736,13 +768,22 @@ _VIETNAMESE_LETTERS = frozenset(
 )
 
 
-def _canonical(root: etree._Element, url: str) -> str:
+def _canonical(root: etree._Element, url: str, profile: Profile | None = None) -> str:
+    """The page's canonical URL (session ids dropped, query sorted), else its own URL.
+
+    With a profile, a canonical link naming another article (or no article: a template that
+    points every page at the homepage, a copy pointing at the outlet it came from) is ignored,
+    so one page can never overwrite another article's row.
+    """
     for link in root.iterfind(".//link[@rel]"):
         if "canonical" in (link.get("rel") or "").lower().split():
             href = _attr_url(link.get("href"), url)
             if href and urlsplit(href).scheme in ("http", "https"):
-                return href
-    return url
+                fetched_id = profile.article_id(url) if profile else None
+                if fetched_id is None or profile.article_id(href) == fetched_id:
+                    return canonical_url(href)
+                break
+    return canonical_url(url)
 
 
 def _base_url(root: etree._Element, url: str) -> str:
@@ -872,13 +913,16 @@ class _Extraction:
         html = self.html
         if html is None or _looks_binary(html):
             return self._finish(article)
-        text = decode_html(html) if isinstance(html, (bytes, bytearray)) else str(html)
+        if isinstance(html, (bytes, bytearray)):
+            text = decode_html(html)
+        else:
+            text = unicodedata.normalize("NFC", str(html))
         if _looks_binary(text):
             return self._finish(article)
         root = _parse(text)
         if root is None:
             return self._finish(article)
-        article.url = _canonical(root, self.url)
+        article.url = _canonical(root, self.url, self.profile)
         self.base = _base_url(root, self.url)
         selectors = self.profile.selectors if self.profile else None
         body_el = self._first(root, selectors.body if selectors else None)

@@ -23,6 +23,7 @@ from pathlib import Path
 from archive.store import Archive
 from archive.warc import WarcPointer, iter_records, read_capture
 from crawler.extract import extract_article
+from crawler.extraction_pool import generic_profile, generic_requested
 from crawler.items import article_row
 from crawler.profiles import Profile, load_profile
 
@@ -128,6 +129,8 @@ def reextract(
     files = list(warc_files(data_dir, portal, since))
     result.files = len(files)
     profiles = {name: load_profile(name) for name in sorted({p for p, _ in files})}
+    if generic_requested():  # GOVARCHIVE_GENERIC_EXTRACTION=1: measure the generic path
+        profiles = {name: generic_profile(profile) for name, profile in profiles.items()}
     captures = article_captures(data_dir, profiles, files)
     result.records = len(captures)
     # Keep a file's records together, in offset order: each worker reads forward through a file.

@@ -373,9 +373,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        # Logged before the answer leaves, so a client that has its answer finds it logged.
+        self.server.requests.add(self.command, self.path, status)
         # One write per response: headers and body leave in the same segments.
         self.wfile.write(head_bytes + body)
-        self.server.requests.add(self.command, self.path, status)
 
     def log_message(self, format: str, *args) -> None:
         """Silence the per-request stderr line: ``server.requests`` records requests instead."""

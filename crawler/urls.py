@@ -9,6 +9,7 @@ that is stored (rows, WARC-Target-URI) uses portal URLs; :class:`UrlMap` convert
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 SKIPPED_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "#", "ftp:")
@@ -59,3 +60,36 @@ def is_followable(href: str) -> bool:
     """False for links that are not HTTP resources (scripts, mail, anchors)."""
     stripped = href.strip().lower()
     return bool(stripped) and not stripped.startswith(SKIPPED_SCHEMES)
+
+
+#: Query or path parameters that carry a server session, not a resource: Java servlet
+#: containers (Liferay's Tomcat) add ``;jsessionid=...`` to links for cookie-less clients.
+SESSION_PARAMS = frozenset({"jsessionid", "phpsessid", "aspsessionid", "sessionid"})
+_PATH_SESSION = re.compile(r";(?:" + "|".join(SESSION_PARAMS) + r")=[^/;?#]*", re.IGNORECASE)
+
+
+def strip_session_ids(url: str) -> str:
+    """``url`` without session ids (``;jsessionid=...`` path parameters, ``?PHPSESSID=...``) and
+    without its fragment: the same page whichever session the link was printed for."""
+    parts = urlsplit(url)
+    path = _PATH_SESSION.sub("", parts.path)
+    items = [item for item in parts.query.split("&") if item]
+    kept = [item for item in items if item.split("=", 1)[0].lower() not in SESSION_PARAMS]
+    query = "&".join(kept) if len(kept) != len(items) else parts.query
+    if path == parts.path and query == parts.query and not parts.fragment:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+def canonical_url(url: str) -> str:
+    """The one URL an article row is stored under: session ids and fragment dropped, query
+    parameters sorted by name (the portal ignores their order, so ``?b=2&a=1`` is ``?a=1&b=2``).
+
+    Values keep their percent-encoding; parameters with the same name keep their order.
+    """
+    parts = urlsplit(strip_session_ids(url))
+    items = [item for item in parts.query.split("&") if item]
+    query = "&".join(sorted(items, key=lambda item: item.split("=", 1)[0]))
+    if query == parts.query:
+        return urlunsplit(parts)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -20,7 +20,13 @@ import pytest
 
 from archive.cdxj import cdxj_path, merge_cdxj
 from archive.wacz import WaczError, export_wacz
-from archive.warc import HttpExchange, WarcWriter, iter_records, read_record
+from archive.warc import (
+    HttpExchange,
+    WarcWriter,
+    iter_records,
+    read_record,
+    repair_open_files,
+)
 from tests.conftest import Crawl, govarchive
 
 CDXJ_LINE = re.compile(r"^(?P<key>\S+) (?P<timestamp>\d{14}) (?P<json>\{.*\})$")
@@ -101,6 +107,16 @@ def test_a_failed_index_write_never_fails_the_crawl(tmp_path, caplog):
     [warc] = writer.files_written
     assert warc.is_file() and warc.name.endswith(".warc.gz")  # closed and renamed all the same
     assert "could not write its CDXJ index" in caplog.text
+
+
+def test_a_file_closed_by_crash_repair_is_indexed_too(tmp_path):
+    crashed = WarcWriter(tmp_path / "warc", "sotttt", data_dir=tmp_path)
+    pointer = crashed.write_exchange(exchange("https://sotttt.hanoi.gov.vn/a", b"a"))
+    crashed.flush()  # the process dies here: the file keeps its .open name, unindexed
+
+    [repaired] = repair_open_files(tmp_path / "warc")
+    [line] = cdxj_path(repaired).read_text().splitlines()
+    assert parse(line)[2]["offset"] == str(pointer.offset)
 
 
 def test_a_crawl_indexes_every_response_and_revisit_of_its_warc_files(crawled: Crawl):

@@ -127,7 +127,7 @@ def test_hiza_identity_fields(hiza):
     assert article.url == HIZA_URL
     assert article.article_id == "4912087"
     assert article.language == "vi"
-    assert article.extractor == "govarchive-extract/1 profile/hiza"  # trafilatura not needed
+    assert article.extractor == "govarchive-extract/2 profile/hiza"  # trafilatura not needed
 
 
 def test_hiza_article_without_a_profile_still_extracts():
@@ -141,7 +141,7 @@ def test_hiza_article_without_a_profile_still_extracts():
     assert article.text.endswith("nhiệm kỳ 2025-2030.")
     assert_clean_text(article)
     assert article.article_id is None
-    assert article.extractor.startswith("govarchive-extract/1 trafilatura/")
+    assert article.extractor.startswith("govarchive-extract/2 trafilatura/")
 
 
 def test_profile_whose_body_selector_no_longer_matches_falls_back_to_trafilatura(hiza):
@@ -373,7 +373,10 @@ def test_decoding_honours_bom_and_meta_charset():
     assert "Hà Nội" in unicodedata.normalize("NFC", decode_html(legacy))
     # A wrong declaration on valid UTF-8 (common on these portals) does not garble the text.
     assert "Hà Nội" in decode_html('<meta charset="iso-8859-1"><p>Hà Nội</p>'.encode())
-    assert decode_html(b"<p>caf\xe9</p>") == "<p>caf\ufffd</p>"  # undeclared: UTF-8, replaced
+    # Undeclared and not UTF-8: windows-1252 unless it reads as Vietnamese (windows-1258).
+    assert decode_html(b"<p>caf\xe9</p>") == "<p>café</p>"
+    # UTF-8 with one broken byte stays UTF-8 (the byte becomes U+FFFD).
+    assert decode_html("<p>Hà Nội ".encode() + b"\xff</p>") == "<p>Hà Nội \ufffd</p>"
 
 
 # -- the result is a plain, deterministic value -----------------------------------------------

@@ -19,7 +19,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
-from crawler.extract import extract_article
+from crawler.extraction_pool import extraction_pool
 from crawler.items import ArticleRemoved, article_row
 from crawler.profiles import Profile, load_profile
 from crawler.settings_util import data_dir_from_settings
@@ -186,7 +186,7 @@ class PortalSpider(scrapy.Spider):
 
     # -- articles ----------------------------------------------------------------------------
 
-    def parse_article(self, response: Response) -> Iterator[Any]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
         recheck = response.meta.get("recheck")
         if response.status == 304:
             self.crawler.stats.inc_value("govarchive/articles_not_modified")
@@ -198,17 +198,19 @@ class PortalSpider(scrapy.Spider):
         if response.status != 200 or not isinstance(response, TextResponse):
             return
         portal_url = self.urls.to_portal(response.url)
+        # In a worker process unless GOVARCHIVE_EXTRACT_WORKERS=0: the reactor keeps crawling.
+        extraction = extraction_pool(self)
         try:
             # The body as bytes, decoded by the extractor exactly as `reextract` decodes the
             # WARC payload, so both give the same row.
-            article = extract_article(response.body, portal_url, self.profile)
+            article = await extraction.extract(response.body, portal_url)
         except Exception:
             # Extraction is pure and meant never to raise; if it does, the page is still in the
             # WARC and `reextract` can retry it, so log and keep crawling.
             logger.exception("extraction failed for %s", portal_url)
             self.crawler.stats.inc_value("govarchive/extraction_errors")
             return
-        yield article_row(article, self.profile, response.meta.get("warc"))
+        yield article_row(article, extraction.profile, response.meta.get("warc"))
         if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
             for attachment in article.attachments:
                 fetch_url = self.urls.to_fetch(attachment.url)
