@@ -185,20 +185,22 @@ def _decode_bytes(data: bytes) -> str:
     if declared and declared not in _WESTERN_CODECS:
         return data.decode(declared, errors="replace")
     vietnamese = data.decode("cp1258", errors="replace")
-    if _vietnamese_share(unicodedata.normalize("NFC", vietnamese)) >= 0.03:
+    if _reads_as_vietnamese(unicodedata.normalize("NFC", vietnamese)):
         return vietnamese
     return data.decode(declared or "cp1252", errors="replace")
 
 
 # Charsets a legacy Vietnamese page is mislabelled with (or UTF-8, when it is not UTF-8).
 _WESTERN_CODECS = frozenset({"cp1252", "iso8859-15", "utf-8", None})
-# Letters only Vietnamese uses (in NFC); a Western text read as windows-1258 has next to none.
-_VIETNAMESE_ONLY = re.compile("[ăĂđĐơƠưƯ\u1ea0-\u1ef9]")
 
 
-def _vietnamese_share(text: str) -> float:
-    letters = sum(1 for c in text if c.isalpha())
-    return len(_VIETNAMESE_ONLY.findall(text)) / letters if letters else 0.0
+def _reads_as_vietnamese(text: str) -> bool:
+    """Whether NFC text is Vietnamese: toned letters (U+1EA0-U+1EF9: ạ, ố, ữ...) make a fifth
+    of its non-ASCII letters and đ occurs. Western text read as windows-1258 fails both (an
+    Italian ò becomes ọ, but đ comes only from ð)."""
+    letters = [c for c in text if ord(c) > 127 and c.isalpha()]
+    toned = sum(1 for c in letters if "\u1ea0" <= c <= "\u1ef9")
+    return bool(letters) and toned >= 0.2 * len(letters) and ("đ" in text or "Đ" in text)
 
 
 def _codec_name(label: str) -> str | None:
