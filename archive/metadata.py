@@ -74,6 +74,10 @@ _FETCH_COLUMNS = {
     "length": "Body length in bytes as received.",
     "fetched_at": "When the response arrived (UTC).",
     "error": "Why the fetch failed (timeout, DNS, HTTP error…); empty when it succeeded.",
+    "note": (
+        "What happened that is not a failure: an attempt that was retried, a page robots.txt "
+        "forbids, a PDF served as HTML (archived, not extracted)."
+    ),
     **_WARC_POINTER,
 }
 _FETCH_COLUMNS["warc_record_id"] += " Empty when nothing was archived."

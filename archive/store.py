@@ -93,6 +93,8 @@ _FETCH_COLUMNS: tuple[tuple[str, str], ...] = (
     ("payload_digest", "TEXT"),
     ("etag", "TEXT"),
     ("last_modified", "TEXT"),
+    # What happened that is not a failure: a retried attempt, robots.txt, a PDF sent as HTML.
+    ("note", "TEXT"),
 )
 _CRAWL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("portal", "TEXT"),

@@ -32,6 +32,7 @@ from archive.warc import (
     sha1_digest,
 )
 from crawler import signals as govarchive_signals
+from crawler.robustness import FetchPolicy
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ class WarcCaptureMiddleware:
         self.settings = crawler.settings
         self.writer: WarcWriter | None = None
         self.captures = CaptureIndex()
+        # What the retry and redirect middlewares will do with an exchange, so its row says so.
+        self.policy = FetchPolicy.of(crawler)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -157,7 +160,9 @@ class WarcCaptureMiddleware:
             content_type=content_type or None,
             length=len(response.body),
             fetched_at=fetched_at.isoformat(timespec="seconds"),
-            error=_error_of(request, response.status, reason),
+            **self.policy.response_verdict(
+                request, response, _error_of(request, response.status, reason)
+            ).as_row(),
             warc_filename=pointer.filename,
             warc_offset=pointer.offset,
             warc_length=pointer.length,
@@ -187,7 +192,7 @@ class WarcCaptureMiddleware:
             url=self._target_uri(request.url, self.crawler.spider),
             status=None,
             fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            error=f"{type(exception).__name__}: {exception}".strip(": "),
+            **self.policy.exception_verdict(request, exception).as_row(),
         )
         return None
 

@@ -66,6 +66,8 @@ class Profile:
     not_authors: tuple[str, ...] = ()
     page_number_pattern: re.Pattern[str] | None = None
     stop_after_known: int = 20
+    #: Listing pages walked per section at most (None: the GOVARCHIVE_MAX_LISTING_PAGES setting).
+    max_listing_pages: int | None = None
     path: str = ""
     #: Fingerprint of the profile file: extraction depends on it, so rows record it.
     config_hash: str = ""
@@ -168,7 +170,7 @@ def _profile_from_dict(data: dict, path: Path) -> Profile:
                 _check_css(css, path, f"selectors.{name}")
     date_pattern = reader.optional_regex("dates.pattern")
     return Profile(
-        name=reader.string("portal.name", path.stem),
+        name=_portal_name(reader.string("portal.name", path.stem), path),
         title=reader.string("portal.title", ""),
         base_url=base_url,
         start_paths=tuple(start_paths),
@@ -184,9 +186,23 @@ def _profile_from_dict(data: dict, path: Path) -> Profile:
         selectors=selectors,
         not_authors=tuple(a.casefold() for a in reader.string_list("byline.not_authors")),
         page_number_pattern=reader.optional_regex("links.page_number"),
+        max_listing_pages=(
+            reader.positive_int("links.max_pages", 1)
+            if reader.optional("links.max_pages") is not None
+            else None
+        ),
         stop_after_known=reader.positive_int("incremental.stop_after_known", 20),
         path=str(path),
     )
+
+
+def _portal_name(name: str, path: Path) -> str:
+    # The name prefixes WARC file names and is stored in every row: keep it a plain word.
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise ProfileError(
+            path, "portal.name", f"must be letters, digits, '-', '_' or '.', got {name!r}"
+        )
+    return name
 
 
 def _check_css(css: str, path: Path, field_name: str) -> None:
@@ -222,6 +238,9 @@ class _Reader:
         if not isinstance(value, str) or not value.strip() and default is self._missing:
             raise ProfileError(self.path, dotted, f"must be a non-empty string, got {value!r}")
         return value
+
+    def optional(self, dotted: str):
+        return self._get(dotted, None)
 
     def optional_string(self, dotted: str) -> str | None:
         value = self._get(dotted, None)

@@ -53,21 +53,46 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
-# -- robustness -------------------------------------------------------------------------------
+# -- robustness (see crawler/robustness.py) ---------------------------------------------------
+# Bounds the whole download, body included: a page that drips forever is cut off too.
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3
+# Waits before retries: Retry-After when the server sends one (up to GOVARCHIVE_RETRY_AFTER_MAX
+# seconds; a longer one fails the page), else GOVARCHIVE_RETRY_BACKOFF seconds, doubling.
+GOVARCHIVE_RETRY_BACKOFF = 2.0
+GOVARCHIVE_RETRY_BACKOFF_MAX = 60.0
+GOVARCHIVE_RETRY_AFTER_MAX = 120.0
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 REDIRECT_MAX_TIMES = 10
+# Listing pages walked per section at most (a profile's links.max_pages overrides): calendars
+# and broken pagers link "the next page" forever.
+GOVARCHIVE_MAX_LISTING_PAGES = 1000
+# `govarchive crawl` refuses to start with less free space than this in the data directory.
+GOVARCHIVE_MIN_FREE_MB = 100
 # Error pages (404, 500) reach the spider so they are archived and recorded, not silently dropped.
 HTTPERROR_ALLOW_ALL = True
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "crawler.middlewares.ContactUserAgentMiddleware": 500,
+    # Never leave the portal, whatever let a request through (before robots.txt, at 100).
+    "crawler.robustness.PortalHostsMiddleware": 60,
+    # Retries wait (Retry-After, backoff); redirects stay on the portal and out of loops.
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.robustness.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.robustness.PortalRedirectMiddleware": 600,
+    # Below the retries: final answers only. PDFs and empty pages are not extracted.
+    "crawler.robustness.ContentSniffMiddleware": 540,
     # Above HttpCompressionMiddleware (590) and every other built-in: sees the wire bytes.
     "crawler.middlewares.WarcCaptureMiddleware": 950,
+}
+SPIDER_MIDDLEWARES = {
+    # Session ids, listing loops and page caps, errbacks: see crawler/robustness.py.
+    "crawler.robustness.ListingGuardMiddleware": 950,
 }
 EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,

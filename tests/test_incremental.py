@@ -148,5 +148,5 @@ def test_a_crawl_by_hand_shows_a_live_progress_line(portal, tmp_path):
     # `govarchive crawl` turns the line on by itself when stderr is a terminal.
     result, _ = crawl(portal, profile, tmp_path / "data", "-s", "GOVARCHIVE_PROGRESS=1")
     assert result.returncode == 0
-    last = result.stderr.split("\r")[-1].strip()
+    last = [line for line in re.split(r"[\r\n]+", result.stderr) if line.strip()][-1].strip()
     assert re.fullmatch(r"\d+ pages, 70 articles saved, [\d.]+ pages/s", last), last
