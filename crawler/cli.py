@@ -382,6 +382,11 @@ def demo(data_dir: Path) -> None:
         }
         result = run_crawl(profile, data_dir, base_url=server.url, overrides=overrides)
     click.echo(_summary_line(profile.name, result, time.monotonic() - started))
+    if result.counts.get("errors"):
+        click.echo(
+            "                The errors are links to pages the bundled replica does not hold "
+            "(404, each recorded in `fetches`)."
+        )
     warcs = sorted((data_dir / "warc").glob("*.warc.gz"))
     click.echo(f"SQLite archive: {data_dir / 'archive.db'}")
     click.echo(f"WARC files:     {len(warcs)} in {data_dir / 'warc'}")

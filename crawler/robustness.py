@@ -103,11 +103,9 @@ def body_problem(body: bytes, content_type: str, url: str) -> BodyProblem | None
         if urlsplit(url).path == "/robots.txt":
             return None
         return BodyProblem("empty", "empty body (HTTP 200 with no content)")
-    for magic, name in _MAGIC:
-        if body.startswith(magic):
-            break
-    else:
-        name = "binary data" if b"\0" in body[:1024] else None
+    name = next((kind for magic, kind in _MAGIC if body.startswith(magic)), None)
+    if name is None and b"\0" in body[:1024]:
+        name = "binary data"
     if name:
         claimed = f"Content-Type says {declared}" if declared else "no Content-Type"
         return BodyProblem("binary", f"not extracted: the body is {name} ({claimed})")
@@ -129,7 +127,8 @@ class PortalScope:
     def __init__(self, spider: Spider):
         self.urls = spider.urls
         self.hosts = {h.lower() for h in spider.profile.hosts}
-        self.mirror = urlsplit(self.urls.fetch_base).netloc.lower() if self.urls.is_mirrored else None
+        mirrored = self.urls.is_mirrored
+        self.mirror = urlsplit(self.urls.fetch_base).netloc.lower() if mirrored else None
 
     def allows(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -241,9 +240,13 @@ class FetchPolicy:
             return None, 0.0, None
         wait = self.retry_after(response)
         if wait is not None and wait > self.retry_after_max:
-            return reason, 0.0, (
-                f"Retry-After asks for {wait:.0f} s, longer than GOVARCHIVE_RETRY_AFTER_MAX "
-                f"({self.retry_after_max:g} s): not retried"
+            return (
+                reason,
+                0.0,
+                (
+                    f"Retry-After asks for {wait:.0f} s, longer than GOVARCHIVE_RETRY_AFTER_MAX "
+                    f"({self.retry_after_max:g} s): not retried"
+                ),
             )
         return reason, (wait if wait is not None else self.backoff_delay(request)), None
 
@@ -419,9 +422,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         due = request.meta.pop("govarchive_retry_at", None)
         wait = due - time.monotonic() if due else 0
         if wait > 0:
-            from twisted.internet import reactor, task
-
             from scrapy.utils.defer import maybe_deferred_to_future
+            from twisted.internet import reactor, task
 
             await maybe_deferred_to_future(task.deferLater(reactor, wait))
         return None
