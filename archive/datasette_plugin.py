@@ -171,3 +171,16 @@ def with_replay_url(metadata: dict[str, Any], replay_url: str | None) -> dict[st
     plugins = dict(metadata.get("plugins") or {})
     plugins[PLUGIN_NAME] = {**plugins.get(PLUGIN_NAME, {}), "replay_url": replay_url}
     return {**metadata, "plugins": plugins}
+
+
+# Search plans that hold up on a million articles live in a plugin module of their own.
+def _register_search_plugin() -> None:
+    from datasette.plugins import pm
+
+    from archive import search
+
+    if not pm.is_registered(search):
+        pm.register(search, name="govarchive_search")
+
+
+_register_search_plugin()

@@ -15,7 +15,8 @@ from crawler.run import EXIT_USAGE
 DATA_OPTION = click.option(
     "--data",
     "data_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    # Not file_okay=False: a file here gets the commands' own one-line error, not click's usage.
+    type=click.Path(path_type=Path),
     default=Path("data"),
     show_default=True,
     help="Data directory: archive.db and warc/ live here.",
@@ -26,6 +27,19 @@ def _load_profile_or_exit(portal: str):
     try:
         return load_profile(portal)
     except ProfileError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _check_inputs_or_exit(data_dir: Path, overrides: dict[str, str]) -> None:
+    """Bad local input (data directory, archive.db, last WARC): one line, exit 2, no change."""
+    from crawler.preflight import BadInput, check_crawl_inputs
+    from crawler.run import crawl_settings
+
+    min_free_mb = crawl_settings(data_dir, overrides).getfloat("GOVARCHIVE_MIN_FREE_MB", 100)
+    try:
+        check_crawl_inputs(data_dir, min_free_mb)
+    except BadInput as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 
@@ -98,6 +112,10 @@ def crawl(
         portal, data_dir, base_url, max_articles, full, settings, overrides
     )
     click.echo(_summary_line(name, result, elapsed))
+    from crawler.preflight import failure_lines
+
+    for line in failure_lines(data_dir / "archive.db", result.crawl_id):
+        click.echo(line)
     sys.exit(result.exit_code)
 
 
@@ -134,6 +152,7 @@ def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, def
     overrides = {**defaults, **_parse_settings(settings)}
     if full:
         overrides["GOVARCHIVE_FULL"] = "1"
+    _check_inputs_or_exit(data_dir, overrides)
     started = time.monotonic()
     try:
         result = run_crawl(
@@ -254,6 +273,13 @@ def serve(data_dir: Path, host: str, port: int, replay_url: str | None) -> None:
         sys.exit(EXIT_USAGE)
     if replay_url and not replay_url.lower().startswith(("http://", "https://")):
         raise click.BadParameter("expected an http:// or https:// URL", param_hint="--replay-url")
+    from crawler.preflight import BadInput, check_database
+
+    try:
+        check_database(db_path)
+    except BadInput as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     run_datasette(db_path, host=host, port=port, replay_url=replay_url)
 
 

@@ -23,7 +23,8 @@ the machinery; this module configures it and fills its gaps:
   (portals answer page N+1 of N with page 1 again), caps a section's listing pages
   (``GOVARCHIVE_MAX_LISTING_PAGES`` or the profile's ``links.max_pages``: calendars link the
   next day forever), and gives every request an errback, so a failed download is one log
-  line, not a traceback.
+  line, not a traceback (the spider's ``download_failed``: a spider method, so requests stay
+  serialisable for the scheduler's disk queue).
 
 :class:`FetchPolicy` holds the decisions they share. The WARC middleware writes each fetch row
 when the bytes arrive, before the retry and redirect middlewares act on them; asking the same
@@ -99,7 +100,7 @@ def body_problem(body: bytes, content_type: str, url: str) -> BodyProblem | None
     declared = content_type.split(";")[0].strip().lower()
     if declared and not declared.startswith("text/") and "html" not in declared:
         return None
-    if not body.strip():
+    if not body or body.isspace():
         if urlsplit(url).path == "/robots.txt":
             return None
         return BodyProblem("empty", "empty body (HTTP 200 with no content)")
@@ -312,7 +313,7 @@ class FetchPolicy:
         if reason and refusal is None and self._retries_left(request):
             attempt, allowed = self.attempt(request)
             return Verdict(
-                note=f"retried: {reason} (attempt {attempt} of {allowed}; next in {wait:g} s)"
+                note=f"retried: {reason} (attempt {attempt} of {allowed}; next in {wait:.3g} s)"
             )
         if reason:
             attempt, _ = self.attempt(request)
@@ -338,7 +339,7 @@ class FetchPolicy:
         if self._retries_left(request):
             wait = self.backoff_delay(request)
             return Verdict(
-                note=f"retried: {reason} (attempt {attempt} of {allowed}; next in {wait:g} s)"
+                note=f"retried: {reason} (attempt {attempt} of {allowed}; next in {wait:.3g} s)"
             )
         return Verdict(error=f"{reason}: gave up after {attempt} attempts")
 
@@ -389,7 +390,7 @@ def describe_exception(exception: BaseException, timeout: float, maxsize: int) -
     if "Cancelled" in name or "max size" in text or "maxsize" in text:
         return f"body larger than DOWNLOAD_MAXSIZE ({maxsize:,} bytes): download cancelled"
     if "DataLoss" in name or "PotentialDataLoss" in text:
-        return "connection closed before the whole body arrived (shorter than Content-Length)"
+        return "connection lost before the whole body arrived (shorter than Content-Length)"
     if "ConnectionRefused" in name:
         return "connection refused"
     if "Resolve" in name or "DNSLookup" in name:
@@ -562,7 +563,9 @@ class ListingGuardMiddleware:
         self.crawler = crawler
         self.policy = FetchPolicy.of(crawler)
         self.default_cap = crawler.settings.getint("GOVARCHIVE_MAX_LISTING_PAGES", 1000)
-        self.article_sets: dict[str | None, dict[frozenset[str], str]] = defaultdict(dict)
+        # section -> article ids of a listing page -> (first URL, its page number)
+        self.article_sets: dict[str | None, dict[frozenset[str], tuple[str, int | None]]]
+        self.article_sets = defaultdict(dict)
         self.listing_pages: dict[str | None, set[str]] = defaultdict(set)
         self.capped: set[str | None] = set()
 
@@ -615,8 +618,10 @@ class ListingGuardMiddleware:
             self.crawler.stats.inc_value("govarchive/offsite_links")
             logger.debug("not following %s: not on the portal", url)
             return None
-        if item.errback is None:
-            item = item.replace(errback=self._download_failed)
+        errback = getattr(self.crawler.spider, "download_failed", None)
+        if item.errback is None and errback is not None:
+            # A spider method, so the request can still go to the scheduler's disk queue.
+            item = item.replace(errback=errback)
         if _is_listing_request(item) and not self._admit_listing(item, stop_paging):
             return None
         return item
@@ -644,7 +649,9 @@ class ListingGuardMiddleware:
         return True
 
     def _repeats_earlier_page(self, response: Response) -> bool:
-        """Whether a listing page lists the same articles as an earlier page of its section."""
+        """Whether a listing page lists the same articles as an earlier, other page of its
+        section: page 7 of a 6-page listing that answers with page 1 again. Pages with the same
+        number (the bare section and its ``_101_cur=1``) are one page, whatever their URLs."""
         request = response.request
         spider = self.crawler.spider
         if (
@@ -665,11 +672,12 @@ class ListingGuardMiddleware:
                 if article_id:
                     ids.add(article_id)
         section = request.meta.get("section")
-        seen = self.article_sets[section]
-        key = frozenset(ids)
-        first = seen.setdefault(key, response.url)
-        if first == response.url:
-            return False
+        number = profile.page_number(response.url)
+        first, first_number = self.article_sets[section].setdefault(
+            frozenset(ids), (response.url, number)
+        )
+        if first == response.url or (number is not None and number == first_number):
+            return False  # the same page under another URL (the bare section is page 1)
         self.crawler.stats.inc_value("govarchive/listing_loops")
         logger.warning(
             "section %s: %s lists the same %d articles as %s: its pagination is not followed",
@@ -680,18 +688,18 @@ class ListingGuardMiddleware:
         )
         return True
 
-    def _download_failed(self, failure: Any) -> None:
-        """Errback of requests without one: the fetch row has the reason; log one line."""
-        if failure.check(IgnoreRequest):
-            return None
-        request = getattr(failure, "request", None)
-        url = request.url if request is not None else "?"
-        logger.warning(
-            "gave up on %s: %s",
-            url,
-            describe_exception(failure.value, self.policy.timeout, self.policy.maxsize),
-        )
-        return None
+
+def log_download_failure(crawler: Crawler, failure: Any) -> None:
+    """A request that got no response: one readable line (its fetch row has the reason)."""
+    if failure.check(IgnoreRequest):
+        return
+    request = getattr(failure, "request", None)
+    policy = FetchPolicy.of(crawler)
+    logger.warning(
+        "gave up on %s: %s",
+        request.url if request is not None else "a request",
+        describe_exception(failure.value, policy.timeout, policy.maxsize),
+    )
 
 
 def _is_listing_request(request: Request) -> bool:

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from archive.datasette_plugin import with_replay_url
-from archive.metadata import datasette_metadata
+from archive.metadata import datasette_metadata, datasette_settings
 
 
 def run_datasette(
@@ -41,6 +41,18 @@ def run_datasette(
                 host,
                 "--port",
                 str(port),
+                *(
+                    arg
+                    for name, value in datasette_settings().items()
+                    for arg in ("--setting", name, _setting_value(value))
+                ),
             ],
             prog_name="govarchive serve",
         )
+
+
+def _setting_value(value: object) -> str:
+    """A Datasette setting as its command line spells it (booleans are on/off)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)

@@ -38,6 +38,12 @@ CONCURRENT_ITEMS = 8
 # Scrapy re-reads a generator callback's source on every response to look for `return value`
 # (its cache is keyed by short-lived bound methods): ~0.3 ms per response for a lint.
 WARN_ON_GENERATOR_RETURN_VALUE = False
+# Memory that stays flat on long backfills: request fingerprints, pending requests (and the
+# spider's article ids) live on disk, in temporary files removed after the crawl. Same requests
+# in the same order as Scrapy's memory queues. See crawler/frontier.py.
+DUPEFILTER_CLASS = "crawler.frontier.DiskDupeFilter"
+SCHEDULER = "crawler.frontier.DiskQueueScheduler"
+GOVARCHIVE_DISK_QUEUE = True
 
 # -- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

@@ -55,8 +55,10 @@ HOSTILE_SETTINGS = {
     "DOWNLOAD_TIMEOUT": "4",
     "DOWNLOAD_MAXSIZE": "1000000",
     "GOVARCHIVE_RETRY_BACKOFF": "0.5",
+    "CONCURRENT_REQUESTS": "16",
 }
-MAX_LISTING_PAGES = 25
+RETRY_AFTER = 8  # seconds: longer than any wait for a free download slot in this crawl
+MAX_LISTING_PAGES = 64  # the largest section of the replica walks 59 listing pages
 HOSTILE_ID = 990000  # hostile-only article ids are 9900NN
 _PAGER = "p_p_id=101&p_p_lifecycle=0&p_p_state=normal&p_p_mode=view&_101_cur="
 
@@ -71,10 +73,18 @@ class Case:
     expect: str
     link: str  # the link the crawler is given (path + query, or an absolute URL)
     article_id: str | None = None  # the article the link leads to, if any
+    reason: str | None = None  # for failures: words the fetch row's error must contain
+    watch: tuple[str, ...] = ()  # other URL parts whose fetch rows belong to this case
 
     @property
     def portal_url(self) -> str:
         return self.link if "://" in self.link else PORTAL + self.link
+
+    @property
+    def url_parts(self) -> tuple[str, ...]:
+        """What identifies this case's fetch rows: its full URL, or parts of URLs."""
+        own = f"/view_content/{self.article_id}-" if self.article_id else self.portal_url
+        return (own, *self.watch)
 
 
 # -- the replica's own articles ------------------------------------------------------------
@@ -232,16 +242,18 @@ class HostilePortal:
             ),
             (
                 "t429-retry-after",
-                "429 with Retry-After: 2, then the page",
-                first(1, status(429, {"Retry-After": "2"})),
+                f"429 with Retry-After: {RETRY_AFTER}, then the page",
+                first(1, status(429, {"Retry-After": str(RETRY_AFTER)})),
             ),
             (
                 "t429-retry-after-date",
-                "429 with Retry-After as an HTTP date 3 s ahead, then the page",
+                f"429 with Retry-After as an HTTP date {RETRY_AFTER + 1} s ahead, then the page",
                 first(
                     1,
                     lambda h: h.send(
-                        429, {"Retry-After": formatdate(time.time() + 3, usegmt=True)}, b""
+                        429,
+                        {"Retry-After": formatdate(time.time() + RETRY_AFTER + 1, usegmt=True)},
+                        b"",
                     ),
                 ),
             ),  # fmt: skip
@@ -344,7 +356,7 @@ class HostilePortal:
             link = self.hostile_link(number, name)
             self._add(
                 Case(name, "failure", what, f"recorded as a failure: {reason!r}", link,
-                     str(HOSTILE_ID + number)),
+                     str(HOSTILE_ID + number), reason),
                 str(HOSTILE_ID + number),
                 behaviour,
             )  # fmt: skip
@@ -356,6 +368,7 @@ class HostilePortal:
                 "a listing page that always answers 500",
                 "recorded as a failure: 'HTTP 500'; the crawl goes on",
                 listing,
+                reason="HTTP 500",
             ),
             listing,
             always(500),
@@ -374,31 +387,34 @@ class HostilePortal:
         portal_target = self.hostile_link(30, "moved-on-portal")
         cases = [
             (20, "redirect-loop", "302 to a page that 302s back", redirect(loop_b),
-             "recorded as a failure: 'redirect loop'"),
-            (22, "redirect-self", "302 to itself", None, "recorded as a failure: 'redirect loop'"),
+             "recorded as a failure: 'redirect loop'", "redirect loop", ("990021-",)),
+            (22, "redirect-self", "302 to itself", None, "recorded as a failure: 'redirect loop'",
+             "redirect loop", ()),
             (23, "redirect-chain", "301 → 302 → 307 → an article", redirect("/hostile/hop/1", 301),
-             "followed; the article is archived under its canonical URL"),
+             "followed; the article is archived under its canonical URL", None, ("/hostile/hop/",)),
             (25, "redirect-long-chain", "a chain of 15 redirects", redirect("/hostile/long/1"),
-             "recorded as a failure: 'too many redirects'"),
+             "recorded as a failure: 'too many redirects'", "too many redirects",
+             ("/hostile/long/",)),
             (26, "redirect-other-host", "302 to another server (127.0.0.2)", redirect(foreign),
-             "not followed, recorded as a failure: 'leaves the portal'"),
+             "not followed, recorded as a failure: 'leaves the portal'", "leaves the portal", ()),
             (27, "redirect-other-port", "302 to another port of the same host",
-             redirect(other_port), "not followed, recorded as a failure: 'leaves the portal'"),
+             redirect(other_port), "not followed, recorded as a failure: 'leaves the portal'",
+             "leaves the portal", ()),
             (28, "retry-then-redirect-away", "503 once, then 302 to another server", None,
-             "retried, then not followed: 'leaves the portal'"),
+             "retried, then not followed: 'leaves the portal'", "leaves the portal", ()),
             (29, "redirect-to-public-url", "302 to the portal's public https URL", redirect(
-                PORTAL + portal_target), "followed on the mirror, never on the live host"),
+                PORTAL + portal_target), "followed on the mirror, never on the live host", None,
+             ()),
         ]  # fmt: skip
-        for number, name, what, behaviour, expect in cases:
+        for number, name, what, behaviour, expect, reason, watch in cases:
             key = str(HOSTILE_ID + number)
             if name == "redirect-self":
                 behaviour = redirect(self.hostile_link(number, name))
             if name == "retry-then-redirect-away":
                 behaviour = _then(lambda h: h.send(503, {}, b""), redirect(foreign))
+            link = self.hostile_link(number, name)
             self._add(
-                Case(name, "redirect", what, expect, self.hostile_link(number, name), key),
-                key,
-                behaviour,
+                Case(name, "redirect", what, expect, link, key, reason, watch), key, behaviour
             )
         self.behaviours[str(HOSTILE_ID + 21)] = redirect(self.hostile_link(20, "redirect-loop"))
         self.behaviours["/hostile/hop/1"] = redirect("/hostile/hop/2", 302)

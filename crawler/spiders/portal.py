@@ -20,6 +20,7 @@ from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
 from crawler.extraction_pool import extraction_pool
+from crawler.frontier import DiskSet
 from crawler.items import ArticleRemoved, article_row
 from crawler.profiles import Profile, load_profile
 from crawler.settings_util import data_dir_from_settings
@@ -46,7 +47,8 @@ class PortalSpider(scrapy.Spider):
         self.urls = UrlMap(self.profile.base_url, base_url)
         self.max_articles = int(max_articles) if max_articles else None
         self.allowed_domains = sorted({*self.profile.hosts, self.urls.fetch_host})
-        self.seen_article_ids: set[str] = set()
+        # On disk: a backfill schedules 100k+ ids (crawler/frontier.py).
+        self.seen_article_ids = DiskSet()
         self.articles_scheduled = 0
         #: Archived articles of this portal (article id → canonical URL), not fetched again
         #: unless they are due for a recheck.
@@ -164,6 +166,13 @@ class PortalSpider(scrapy.Spider):
     def listing_failed(self, failure) -> None:
         # Recorded in `fetches` by the WARC middleware; here it only vetoes "vanished" marks.
         self.listing_failures += 1
+
+    def download_failed(self, failure) -> None:
+        """Errback of every other request (crawler/robustness.py gives it): one log line, no
+        traceback; the fetch row already holds the reason."""
+        from crawler.robustness import log_download_failure
+
+        log_download_failure(self.crawler, failure)
 
     def _next_pages(self, url: str, listings: list[str]) -> list[str]:
         """Only the following page: listings are newest first, so a catch-up walk goes in order."""
