@@ -69,7 +69,9 @@ def crawl_options(command):
             "--base-url", help="Fetch from this mirror or local replica instead of the live host."
         ),
         click.option(
-            "--max-articles", type=click.IntRange(min=1), help="Stop after this many articles."
+            "--max-articles",
+            type=click.IntRange(min=1),
+            help="Fetch at most this many article pages (a trial run; later runs do a full walk).",
         ),
         click.option(
             "--full",

@@ -12,6 +12,7 @@ worker processes, which open the files by offset, extract, and send rows back. A
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 from collections.abc import Iterator
@@ -160,7 +161,10 @@ def reextract(
                 result.failures.extend(failures)
                 store(rows)
         else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker,
+            # Spawned, not forked: a forked worker inherits the parent's end of the task pipe
+            # and would wait on it forever if `reextract` were killed.
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker,
                                      initargs=(profiles,)) as pool:  # fmt: skip
                 in_flight: set[Future] = set()
                 for chunk in _chunks(work, CHUNK_SIZE):

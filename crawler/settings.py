@@ -25,7 +25,7 @@ GOVARCHIVE_RECHECK_DAYS = 7
 
 # -- throughput (measured by scripts/bench) -----------------------------------------------------
 # Article extraction runs in this many worker processes, off the reactor thread (0: inline, in
-# the spider callback; None: one per core). See crawler/extraction_pool.py.
+# the spider callback; None: one per core, at most 4). See crawler/extraction_pool.py.
 GOVARCHIVE_EXTRACT_WORKERS = None
 # At most this many pages are being extracted at once; more wait (default: 4 per worker).
 GOVARCHIVE_EXTRACT_QUEUE = None
@@ -102,7 +102,6 @@ SPIDER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,
-    "crawler.extraction_pool.ExtractionPoolExtension": 500,
 }
 # A live progress line on stderr (the CLI turns it on when stderr is a terminal).
 GOVARCHIVE_PROGRESS = False
