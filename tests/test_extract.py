@@ -9,6 +9,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import csv
 import json
 import pickle
 import unicodedata
@@ -28,6 +29,7 @@ from crawler.extract import (
     parse_byline,
 )
 from crawler.profiles import load_profile
+from crawler.replica import DEMO_REPLICA
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HIZA_PAGE = FIXTURES / "hiza" / "hiza-article-2024-04-05.html"
@@ -40,6 +42,8 @@ HIZA_TITLE = (
     "lần thứ 16"
 )
 SOTTTT_URLS = json.loads((FIXTURES / "sotttt_articles" / "urls.json").read_text())
+with open(DEMO_REPLICA / "pages.tsv", encoding="utf-8") as _tsv:
+    DEMO_FILES = {row["url"]: row["file"] for row in csv.DictReader(_tsv, delimiter="\t")}
 # Strings only page furniture contains; none may reach an article's text.
 FURNITURE = (
     "View count",
@@ -68,6 +72,8 @@ def hiza():
 
 def sotttt_page(article_id: str, profile) -> Article:
     path = FIXTURES / "sotttt_articles" / f"{article_id}.html"
+    if not path.exists():  # pages the bundled demo replica already holds are not copied twice
+        path = DEMO_REPLICA / DEMO_FILES[SOTTTT_URLS[article_id]]
     return extract_article(
         path.read_bytes(), "https://sotttt.hanoi.gov.vn" + SOTTTT_URLS[article_id], profile
     )
