@@ -246,16 +246,16 @@ def _request_target(uri: str) -> str:
 # -- repair -------------------------------------------------------------------------------
 
 
-def complete_length(path: Path | str) -> int:
-    """Bytes of ``path`` up to the end of its last complete record.
+def complete_length(path: Path | str, start: int = 0) -> int:
+    """Bytes of ``path`` up to the end of its last complete record (reading from ``start``,
+    the offset of a record; ``start`` itself when no complete record follows it).
 
     A crawl killed mid-write leaves a partial gzip member (or a record cut inside) at the end
     of its ``.open`` file; everything before it is whole, because each record is flushed as
     soon as it is written. Each gzip member must end properly and hold exactly one record of
     the length its ``Content-Length`` declares.
     """
-    good_end = 0
-    position = 0  # file offset where the current member starts
+    good_end = position = start  # position: file offset where the current member starts
     with open(path, "rb") as fh:
         while True:
             fh.seek(position)
@@ -289,7 +289,8 @@ def _is_whole_record(data: bytes) -> bool:
     for line in head.split(b"\r\n"):
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
-            return len(rest) == int(value.strip()) + 4  # block + the record's closing CRLF CRLF
+            # The block plus the record's closing CRLF CRLF.
+            return value.strip().isdigit() and len(rest) == int(value.strip()) + 4
     return False
 
 

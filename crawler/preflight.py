@@ -17,10 +17,10 @@ import errno
 import os
 import shutil
 import sqlite3
-import zlib
 from pathlib import Path
 
 from archive.store import SCHEMA_VERSION
+from archive.warc import complete_length
 
 #: Above this size ``PRAGMA quick_check`` (a full read) is skipped; the header checks remain.
 QUICK_CHECK_MAX_BYTES = 512 * 1024 * 1024
@@ -203,44 +203,13 @@ def warc_tail_problem(path: Path, start: int = 0) -> str | None:
         return "empty file: not even a warcinfo record"
     if start > size:
         return f"truncated: the archive has records up to byte {start:,}, the file has {size:,}"
-    position = start
-    with open(path, "rb") as handle:
-        while position < size:
-            handle.seek(position)
-            end, record = _member(handle, position)
-            if end is None or not _whole_record(record):
-                return (
-                    f"truncated or damaged after byte {position:,} of {size:,} (the last "
-                    "complete record ends there)"
-                )
-            position = end
+    end = complete_length(path, start)
+    if end < size:
+        return (
+            f"truncated or damaged after byte {end:,} of {size:,} (the last "
+            "complete record ends there)"
+        )
     return None
-
-
-def _member(handle, start: int) -> tuple[int | None, bytes]:
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out, consumed = [], 0
-    while not decompressor.eof:
-        chunk = handle.read(1 << 16)
-        if not chunk:
-            return None, b""
-        try:
-            out.append(decompressor.decompress(chunk))
-        except zlib.error:
-            return None, b""
-        consumed += len(chunk)
-    return start + consumed - len(decompressor.unused_data), b"".join(out)
-
-
-def _whole_record(data: bytes) -> bool:
-    head, sep, rest = data.partition(b"\r\n\r\n")
-    if not sep or not head.startswith(b"WARC/"):
-        return False
-    for line in head.split(b"\r\n"):
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            return value.strip().isdigit() and len(rest) == int(value.strip()) + 4
-    return False
 
 
 # -- after the crawl -----------------------------------------------------------------------
