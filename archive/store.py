@@ -48,6 +48,14 @@ CRAWL_COUNTS = (
     "articles_removed",
     "errors",
     "bytes",
+    # Linked pages the portal does not serve (404/410, never archived): not crawl errors.
+    "broken_links",
+    # Pages fetched as articles that held no article (no title, no text): noted in fetches.
+    "not_articles",
+    # Article pages the profile's body selector missed (generic extraction), or without a date:
+    # when most pages are, the portal probably changed its template (``drift``).
+    "articles_fallback",
+    "articles_undated",
 )
 
 # (name, SQL type). Order is the column order researchers see in Datasette.
@@ -95,6 +103,8 @@ _FETCH_COLUMNS: tuple[tuple[str, str], ...] = (
     ("last_modified", "TEXT"),
     # What happened that is not a failure: a retried attempt, robots.txt, a PDF sent as HTML.
     ("note", "TEXT"),
+    # 1 for a 404/410 of a linked page that was never archived (a broken link, not an error).
+    ("broken_link", "INTEGER"),
 )
 _CRAWL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("portal", "TEXT"),
@@ -105,6 +115,10 @@ _CRAWL_COLUMNS: tuple[tuple[str, str], ...] = (
     *((name, "INTEGER") for name in CRAWL_COUNTS),
     ("duration_s", "REAL"),
     ("exit_code", "INTEGER"),
+    # Why a crawl failed as a whole (a missing module, a full disk), in one line.
+    ("failure", "TEXT"),
+    # Set when most article pages no longer match the profile: the counts, in one line.
+    ("drift", "TEXT"),
     ("settings", "TEXT"),
     ("versions", "TEXT"),
 )
@@ -410,6 +424,8 @@ class Archive:
         mode: str | None = None,
         duration_s: float | None = None,
         exit_code: int | None = None,
+        failure: str | None = None,
+        drift: str | None = None,
     ) -> None:
         """Close a crawl row with its outcome, its walk mode and the pipeline's counters.
 
@@ -423,8 +439,8 @@ class Archive:
         assignments = "".join(f", {name} = :{name}" for name in values)
         cursor = self.db.execute(
             f"UPDATE crawls SET finished_at = :finished_at, status = :status, "
-            f"mode = coalesce(:mode, mode), duration_s = :duration_s, exit_code = :exit_code"
-            f"{assignments} WHERE id = :id",
+            f"mode = coalesce(:mode, mode), duration_s = :duration_s, exit_code = :exit_code, "
+            f"failure = :failure, drift = :drift{assignments} WHERE id = :id",
             {
                 "finished_at": _now(),
                 "status": status,
@@ -432,6 +448,8 @@ class Archive:
                 "mode": mode,
                 "duration_s": duration_s,
                 "exit_code": exit_code,
+                "failure": failure,
+                "drift": drift,
                 **values,
             },
         )
@@ -458,6 +476,32 @@ class Archive:
             self.db.conn.executemany(
                 f"INSERT INTO fetches ({columns}) VALUES ({placeholders})", prepared
             )
+
+    def add_fetch_notes(self, notes: list[dict[str, Any]]) -> None:
+        """Append a note (``note``) to the fetch row of a WARC record (``url``, ``record_id``):
+        what the crawl concluded about a page after fetching it, e.g. that it held no article."""
+        if not notes:
+            return
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE fetches SET note = CASE WHEN note IS NULL THEN :note"
+                " ELSE note || '; ' || :note END WHERE url = :url AND warc_record_id = :record_id",
+                notes,
+            )
+
+    def broken_links(self, portal: str, since: str) -> set[str]:
+        """URLs of a portal whose latest fetch since ``since`` found a broken link (404/410 of a
+        page never archived), so routine crawls need not ask for them again."""
+        return {
+            url
+            for (url,) in self.db.execute(
+                "SELECT f.url FROM fetches f JOIN crawls c ON c.id = f.crawl_id"
+                " WHERE c.portal = ? AND f.broken_link = 1 AND f.fetched_at >= ?"
+                " AND NOT EXISTS (SELECT 1 FROM fetches later WHERE later.url = f.url"
+                "   AND later.id > f.id AND later.status < 400)",
+                [portal, since],
+            )
+        }
 
     # -- articles --------------------------------------------------------------------------
 
@@ -644,6 +688,15 @@ class Archive:
                 )
         return ids
 
+    def fail_running_crawls(self, failure: str) -> None:
+        """Mark ``failed`` the crawl rows a fatal failure left ``running`` (see crawler/fatal)."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE crawls SET status = 'failed', exit_code = 1, finished_at = ?,"
+                " failure = ? WHERE status = 'running'",
+                [_now(), failure],
+            )
+
     def mark_removed(self, removals: list[dict[str, Any]]) -> int:
         """Record that articles were seen missing (``url``, ``reason``, ``seen_at``).
 
@@ -702,6 +755,8 @@ class Archive:
                   last.id AS last_crawl_id, last.started_at AS last_started_at,
                   last.finished_at AS last_finished_at, last.status AS last_status,
                   last.mode AS last_mode, last.errors AS last_errors,
+                  last.broken_links AS last_broken_links, last.failure AS last_failure,
+                  last.drift AS last_drift,
                   (SELECT count(*) FROM articles a WHERE a.portal = c.portal) AS articles,
                   (SELECT count(*) FROM articles a WHERE a.portal = c.portal
                      AND a.removed_at IS NOT NULL) AS removed,

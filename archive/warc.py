@@ -101,7 +101,7 @@ class WarcWriter:
         self.started = datetime.now(UTC)
         self.serial = 0
         self.files_written: list[Path] = []
-        self._fh: io.BufferedWriter | None = None
+        self._fh: io.FileIO | None = None
         self._writer: WARCWriter | None = None
         self._path: Path | None = None
         self._warcinfo_id: str | None = None
@@ -119,18 +119,26 @@ class WarcWriter:
     def _open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._path = self._next_path()
-        self._fh = open(self._path.with_name(self._path.name + OPEN_SUFFIX), "xb")
-        self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
+        # Unbuffered: each exchange is appended with whole writes (see _append), so a failed
+        # write can be cut off at once and the file always ends at a complete record.
+        self._fh = open(self._path.with_name(self._path.name + OPEN_SUFFIX), "xb", buffering=0)
+        self._writer = WARCWriter(io.BytesIO(), gzip=True, warc_version="1.1")
         info = {"software": "govarchive", "format": "WARC File Format 1.1", **self.warcinfo}
         record = self._writer.create_warcinfo_record(self._path.name, info)
         self._warcinfo_id = record.rec_headers.get_header("WARC-Record-ID")
-        self._writer.write_record(record)
+        try:
+            self._append([record])
+        except OSError:
+            # Not even the warcinfo record fits: leave no file behind.
+            self._fh.close()
+            self._path.with_name(self._path.name + OPEN_SUFFIX).unlink(missing_ok=True)
+            self._fh = self._writer = self._path = None
+            raise
 
     def close(self) -> None:
         """Flush, fsync and drop the ``.open`` suffix of the current file, then index it."""
         if self._fh is None:
             return
-        self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
         assert self._path is not None
@@ -141,8 +149,7 @@ class WarcWriter:
         index_closed_file(closed, self.data_dir)
 
     def flush(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
+        """Nothing left to do: records reach the OS as they are written (kept for callers)."""
 
     def __enter__(self) -> WarcWriter:
         return self
@@ -152,21 +159,47 @@ class WarcWriter:
 
     # -- records -----------------------------------------------------------------------------
 
-    def _write(self, record: ArcWarcRecord) -> WarcPointer:
-        assert self._fh is not None and self._writer is not None and self._path is not None
-        offset = self._fh.tell()
-        self._writer.write_record(record)
-        headers = record.rec_headers
-        return WarcPointer(
-            filename=self._path.relative_to(self.data_dir).as_posix(),
-            offset=offset,
-            length=self._fh.tell() - offset,
-            record_id=headers.get_header("WARC-Record-ID"),
-            payload_digest=headers.get_header("WARC-Payload-Digest"),
-            target_uri=headers.get_header("WARC-Target-URI"),
-            date=headers.get_header("WARC-Date"),
-            record_type=record.rec_type,
-        )
+    def _append(self, records: list[ArcWarcRecord]) -> list[WarcPointer]:
+        """Append records as one unit: all of them, or (on a write error) none.
+
+        The records are serialised in memory first; if the file write fails (a full disk), the
+        file is cut back to where it ended, so it never ends inside a record.
+        """
+        assert self._fh is not None and self._path is not None
+        buffer = io.BytesIO()
+        writer = WARCWriter(buffer, gzip=True, warc_version="1.1")
+        spans = []
+        for record in records:
+            start = buffer.tell()
+            writer.write_record(record)
+            spans.append((start, buffer.tell() - start))
+        end = self._fh.seek(0, io.SEEK_END)
+        view = memoryview(buffer.getbuffer())
+        try:
+            while view:
+                written = self._fh.write(view)
+                view = view[written or 0 :]
+        except OSError:
+            self._fh.truncate(end)
+            self._fh.seek(end)
+            raise
+        filename = self._path.relative_to(self.data_dir).as_posix()
+        pointers = []
+        for record, (start, length) in zip(records, spans, strict=True):
+            headers = record.rec_headers
+            pointers.append(
+                WarcPointer(
+                    filename=filename,
+                    offset=end + start,
+                    length=length,
+                    record_id=headers.get_header("WARC-Record-ID"),
+                    payload_digest=headers.get_header("WARC-Payload-Digest"),
+                    target_uri=headers.get_header("WARC-Target-URI"),
+                    date=headers.get_header("WARC-Date"),
+                    record_type=record.rec_type,
+                )
+            )
+        return pointers
 
     def write_exchange(
         self,
@@ -181,7 +214,7 @@ class WarcWriter:
         Returns the pointer to the response or revisit record. A revisit keeps the new
         response's status line and headers but not its payload, which ``revisit_of`` holds.
         """
-        if self._fh is not None and self._fh.tell() >= self.max_file_size:
+        if self._fh is not None and self._fh.seek(0, io.SEEK_END) >= self.max_file_size:
             self.close()
         if self._fh is None:
             self._open()
@@ -218,7 +251,7 @@ class WarcWriter:
             )
             response.rec_headers.replace_header("WARC-Profile", revisit_profile)
         self._writer.ensure_digest(response, block=True, payload=True)
-        pointer = self._write(response)
+        response_id = response.rec_headers.get_header("WARC-Record-ID")
 
         request_line = f"{exchange.method} {_request_target(uri)} {exchange.protocol}"
         request_headers = StatusAndHeaders(
@@ -230,10 +263,9 @@ class WarcWriter:
             payload=io.BytesIO(exchange.request_body),
             length=len(exchange.request_body),
             http_headers=request_headers,
-            warc_headers_dict={**common, "WARC-Concurrent-To": pointer.record_id},
+            warc_headers_dict={**common, "WARC-Concurrent-To": response_id},
         )
-        self._write(request)
-        return pointer
+        return self._append([response, request])[0]
 
 
 def _request_target(uri: str) -> str:

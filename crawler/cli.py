@@ -116,7 +116,7 @@ def crawl(
     click.echo(_summary_line(name, result, elapsed))
     from crawler.preflight import failure_lines
 
-    for line in failure_lines(data_dir / "archive.db", result.crawl_id):
+    for line in _report_lines(result) + failure_lines(data_dir / "archive.db", result.crawl_id):
         click.echo(line)
     sys.exit(result.exit_code)
 
@@ -139,10 +139,13 @@ def cron(
     name, result, elapsed = _execute_crawl(
         portal, data_dir, base_url, max_articles, full, settings, {"LOG_ENABLED": "0"}
     )
-    if result.exit_code != 0:
+    # Profile drift does not fail a crawl, but the archivist must hear of it.
+    if result.exit_code != 0 or result.drift:
         from crawler.run import LOG_FILE
 
         click.echo(f"{_summary_line(name, result, elapsed)} (log: {data_dir / LOG_FILE})", err=True)
+        for line in _report_lines(result):
+            click.echo(line, err=True)
     sys.exit(result.exit_code)
 
 
@@ -155,6 +158,7 @@ def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, def
     if full:
         overrides["GOVARCHIVE_FULL"] = "1"
     _check_inputs_or_exit(data_dir, overrides)
+    _check_installation_or_exit()
     started = time.monotonic()
     try:
         result = run_crawl(
@@ -166,6 +170,17 @@ def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, def
     return profile.name, result, time.monotonic() - started
 
 
+def _check_installation_or_exit() -> None:
+    """A module the extraction needs that does not import would fail every page: say so now."""
+    from crawler.preflight import BadInput, check_installation
+
+    try:
+        check_installation()
+    except BadInput as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 def _summary_line(portal: str, result, elapsed: float) -> str:
     counts = result.counts
     return (
@@ -173,9 +188,20 @@ def _summary_line(portal: str, result, elapsed: float) -> str:
         f"{counts.get('requests', 0)} requests, {counts.get('articles_new', 0)} new, "
         f"{counts.get('articles_updated', 0)} updated, "
         f"{counts.get('articles_unchanged', 0)} unchanged, "
-        f"{counts.get('articles_removed', 0)} removed, {counts.get('errors', 0)} errors; "
+        f"{counts.get('articles_removed', 0)} removed, {counts.get('errors', 0)} errors, "
+        f"{counts.get('broken_links', 0)} broken links; "
         f"{result.article_count} articles archived"
     )
+
+
+def _report_lines(result) -> list[str]:
+    """What stopped the crawl, and profile drift: each one line under the summary."""
+    lines = []
+    if result.failure:
+        lines.append(f"  stopped: {result.failure}")
+    if result.drift:
+        lines.append(f"  {result.drift}")
+    return lines
 
 
 @cli.command()
@@ -189,7 +215,13 @@ def extract(file: Path, portal: str | None, url: str | None) -> None:
     profile = _load_profile_or_exit(portal) if portal else None
     if url is None:
         url = profile.base_url + "/" if profile else file.resolve().as_uri()
-    article = extract_article(file.read_bytes(), url, profile)
+    try:
+        article = extract_article(file.read_bytes(), url, profile)
+    except Exception as exc:  # extraction never raises on bad input: our code is broken
+        from crawler.fatal import describe
+
+        click.echo(f"Error: {file}: extraction failed: {describe(exc)}", err=True)
+        sys.exit(1)
     click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
 
 
@@ -215,7 +247,7 @@ def status(data_dir: Path, as_json: bool) -> None:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     header = ("portal", "last crawl", "result", "articles", "removed", "new 24h", "new 7d",
-              "errors 24h")  # fmt: skip
+              "errors 24h", "broken links")  # fmt: skip
     table = [header] + [
         (
             row["portal"],
@@ -226,6 +258,7 @@ def status(data_dir: Path, as_json: bool) -> None:
             str(row["new_24h"]),
             str(row["new_7d"]),
             str(row["errors_24h"]),
+            str(row["last_broken_links"] or 0),
         )
         for row in portals
     ]
@@ -234,6 +267,11 @@ def status(data_dir: Path, as_json: bool) -> None:
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         )
+    for row in portals:
+        if row["last_failure"]:
+            click.echo(f"{row['portal']}: last crawl stopped: {row['last_failure']}")
+        if row["last_drift"]:
+            click.echo(f"{row['portal']}: {row['last_drift']}")
 
 
 @cli.command()
@@ -410,10 +448,12 @@ def demo(data_dir: Path) -> None:
         }
         result = run_crawl(profile, data_dir, base_url=server.url, overrides=overrides)
     click.echo(_summary_line(profile.name, result, time.monotonic() - started))
-    if result.counts.get("errors"):
+    for line in _report_lines(result):
+        click.echo(line)
+    if result.counts.get("broken_links"):
         click.echo(
-            "                The errors are links to pages the bundled replica does not hold "
-            "(404, each recorded in `fetches`)."
+            f"Broken links:   {result.counts['broken_links']} linked pages (attachments, "
+            "articles) are not in the bundled replica; each is in `fetches`, none is an error."
         )
     warcs = sorted((data_dir / "warc").glob("*.warc.gz"))
     click.echo(f"SQLite archive: {data_dir / 'archive.db'}")

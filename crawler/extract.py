@@ -44,6 +44,9 @@ EXTRACTOR_NAME = "govarchive-extract"
 #: Bump when a change alters extracted fields, so rows can be re-extracted selectively.
 #: 2: text in Unicode NFC, legacy Vietnamese charsets detected, canonical URLs normalised.
 EXTRACTOR_VERSION = 2
+#: Added to the extractor stamp when a profile's body selector matched nothing and the page was
+#: extracted generically; a crawl where most pages do reports profile drift.
+FELL_BACK_TO_GENERIC = "fallback/generic"
 
 
 @dataclass
@@ -102,20 +105,14 @@ def extract_article(html: bytes | str, url: str, profile: Profile | None = None)
     ``url`` is the URL the bytes were fetched from: it resolves relative links and is the
     fallback when the page names no canonical URL. Broken HTML, an empty body or binary data
     give an :class:`Article` with whatever could be found (at worst only ``url``, empty text).
+
+    An exception therefore means our code or its installation is broken (a missing module, a
+    bug), which no page can cause alone: it propagates, and a crawl stops on it
+    (crawler/fatal.py) instead of storing a row of nulls for every page.
     """
     if isinstance(html, (bytearray, memoryview)):
         html = bytes(html)
-    try:
-        return _Extraction(html, url, profile).run()
-    except Exception as exc:  # noqa: BLE001 - a crawl of 100k pages must not die on one page
-        # Last-resort guard: the code above is written not to raise, but a pure function that
-        # every ingestion path shares must not take a crawl down with it. The extractor field
-        # says what happened, so such rows can be found and re-extracted after a fix.
-        return Article(
-            url=url,
-            language=profile.language if profile else None,
-            extractor=f"{EXTRACTOR_NAME}/{EXTRACTOR_VERSION} error/{type(exc).__name__}",
-        )
+    return _Extraction(html, url, profile).run()
 
 
 # --------------------------------------------------------------------------------------------
@@ -909,6 +906,7 @@ class _Extraction:
         self.profile = profile
         self.not_authors = profile.not_authors if profile else ()
         self.used_trafilatura = False
+        self.fell_back = False
 
     def run(self) -> Article:
         article = Article(url=self.url, language=self.profile.language if self.profile else None)
@@ -931,6 +929,7 @@ class _Extraction:
         if body_el is not None:
             self._profile_path(root, body_el, article)
         else:
+            self.fell_back = True
             self._generic_path(root, article)
         article.language = _language(root, article.text, self.profile)
         return self._finish(article)
@@ -945,6 +944,8 @@ class _Extraction:
             parts.append(f"trafilatura/{_trafilatura_version()}")
         if self.profile is not None:
             parts.append(f"profile/{self.profile.name}")
+            if self.profile.selectors.body and self.fell_back:
+                parts.append(FELL_BACK_TO_GENERIC)
         article.extractor = " ".join(parts)
         return article
 
@@ -1104,7 +1105,9 @@ class _Extraction:
                 favor_precision=True,
                 prune_xpath=prune,
             )
-        except Exception:  # noqa: BLE001 - trafilatura failing means "nothing found"
+        except (ImportError, MemoryError):
+            raise  # the installation or the machine, not this page
+        except Exception:  # noqa: BLE001 - trafilatura failing on a page means "nothing found"
             return None
 
     # -- shared ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import scrapy.downloadermiddlewares.cookies as scrapy_cookies
 from scrapy import signals
 from scrapy.downloadermiddlewares.useragent import UserAgentMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.python import to_unicode
 from tldextract import TLDExtract
 
@@ -32,7 +33,8 @@ from archive.warc import (
     sha1_digest,
 )
 from crawler import signals as govarchive_signals
-from crawler.robustness import FetchPolicy
+from crawler.fatal import crawl_failure, describe, is_disk_full, stop_crawl
+from crawler.robustness import FetchPolicy, is_listing_request
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -142,27 +144,40 @@ class WarcCaptureMiddleware:
         target = self._target_uri(request.url, self.crawler.spider)
         digest = sha1_digest(response.body)
         original, profile = self._earlier_capture(target, digest, response.status)
-        pointer = self.writer.write_exchange(
-            exchange, target_uri=target, revisit_of=original, revisit_profile=profile
-        )
-        # Rows may point at this record as soon as they are committed: make sure it is in the
-        # OS's hands first, so a killed crawl never leaves a row pointing past the file's end.
-        self.writer.flush()
+        if crawl_failure(self.crawler):
+            raise IgnoreRequest("not archived: the crawl is stopping")
+        try:
+            # Written straight to the OS (archive.warc), so a row committed later never points
+            # past the file's end, even if the crawl is killed.
+            pointer = self.writer.write_exchange(
+                exchange, target_uri=target, revisit_of=original, revisit_profile=profile
+            )
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            # The writer cut the file back to its last complete record.
+            stop_crawl(self.crawler, describe(exc))
+            raise IgnoreRequest("not archived: disk full") from None
         if original is None and response.body:
             self.captures.add(pointer, digest)
         # Rows extracted from this response point at the record that holds its payload.
         request.meta["warc"] = original or pointer
         request.meta["warc_record"] = pointer
         content_type = to_unicode(response.headers.get(b"Content-Type") or b"", errors="replace")
+        verdict = self.policy.response_verdict(
+            request, response, _error_of(request, response.status, reason)
+        ).as_row()
+        broken = is_broken_link(request, response.status)
+        if broken:
+            verdict["note"] = f"broken link: HTTP {response.status} {reason}".strip()
         self._send_fetch(
             url=target,
             status=response.status,
             content_type=content_type or None,
             length=len(response.body),
             fetched_at=fetched_at.isoformat(timespec="seconds"),
-            **self.policy.response_verdict(
-                request, response, _error_of(request, response.status, reason)
-            ).as_row(),
+            **verdict,
+            broken_link=1 if broken else None,
             warc_filename=pointer.filename,
             warc_offset=pointer.offset,
             warc_length=pointer.length,
@@ -200,15 +215,33 @@ class WarcCaptureMiddleware:
 def _error_of(request: Request, status: int, reason: str) -> str | None:
     """A readable reason for a failed exchange; None when nothing went wrong.
 
-    A portal without robots.txt answers 404 for it, which means "no rules", not a failure; and
-    an archived article that now answers 404 or 410 is a take-down the crawl records, not a
-    failure of the crawl.
+    A portal without robots.txt answers 404 for it, which means "no rules", not a failure; an
+    archived article that now answers 404 or 410 is a take-down the crawl records, and a linked
+    page the portal never served is a broken link: neither is a failure of the crawl.
     """
     if status < 400 or (status == 404 and request.url.endswith("/robots.txt")):
         return None
     if status in (404, 410) and request.meta.get("recheck"):
         return None
+    if is_broken_link(request, status):
+        return None
     return f"HTTP {status} {reason}".strip()
+
+
+def is_broken_link(request: Request, status: int) -> bool:
+    """A 404/410 for a page the portal links to but does not serve (a missing attachment, an
+    article never published): the portal's fault, counted apart from the crawl's errors.
+
+    A listing page of a known section that answers 404 is not one: the section vanished, and
+    the crawl cannot vouch for that section's articles, so it stays an error. Nor is an
+    archived article that now answers 404 (a recheck): that is a removal.
+    """
+    return (
+        status in (404, 410)
+        and not request.meta.get("recheck")
+        and not is_listing_request(request)
+        and not request.url.endswith("/robots.txt")
+    )
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -18,7 +18,8 @@ from scrapy import signals
 
 from archive.store import Archive
 from crawler import signals as govarchive_signals
-from crawler.items import ArticleRemoved
+from crawler.fatal import FAILED, crawl_failure, describe, is_disk_full, stop_crawl
+from crawler.items import FELL_BACK_TO_GENERIC, ArticleRemoved, NotAnArticle
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -63,7 +64,14 @@ class ArchivePipeline:
             "articles_removed": 0,
             "errors": 0,
             "bytes": 0,
+            "broken_links": 0,
+            "not_articles": 0,
+            "articles_fallback": 0,
+            "articles_undated": 0,
         }
+        #: Article pages extracted in this crawl (the denominator of the drift report).
+        self.extracted = 0
+        self.pending_notes: list[dict] = []
         crawler.signals.connect(self.fetch_recorded, signal=govarchive_signals.fetch_recorded)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -88,6 +96,8 @@ class ArchivePipeline:
             self.counts["pages"] += 1
         if fetch.get("error"):
             self.counts["errors"] += 1
+        if fetch.get("broken_link"):
+            self.counts["broken_links"] += 1
         self.counts["bytes"] += fetch.get("length") or 0
         self.pending_fetches.append({**fetch, "crawl_id": self.crawl_id})
         if len(self.pending_fetches) >= self.batch_size:
@@ -97,12 +107,29 @@ class ArchivePipeline:
         if isinstance(item, ArticleRemoved):
             self.pending_removals.append(asdict(item))
             return item
+        if isinstance(item, NotAnArticle):
+            self.counts["not_articles"] += 1
+            self.pending_notes.append(asdict(item))
+            return item
+        self.extracted += 1
+        self.counts["articles_fallback"] += FELL_BACK_TO_GENERIC in (item.get("extractor") or "")
+        self.counts["articles_undated"] += not item.get("published_at")
         self.pending_articles.append({**item, "crawl_id": self.crawl_id})
         if len(self.pending_articles) >= self.batch_size:
             self.flush()
         return item
 
     def flush(self) -> None:
+        """Commit what is buffered. A full disk stops the crawl (crawler/fatal.py); the buffers
+        are kept, to be committed once the disk reserve is released."""
+        try:
+            self._flush()
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            stop_crawl(self.crawler, describe(exc))
+
+    def _flush(self) -> None:
         assert self.archive is not None
         if self.pending_fetches:
             self.archive.add_fetches(self.pending_fetches)
@@ -115,6 +142,9 @@ class ArchivePipeline:
         if self.pending_removals:
             self.counts["articles_removed"] += self.archive.mark_removed(self.pending_removals)
             self.pending_removals = []
+        if self.pending_notes:
+            self.archive.add_fetch_notes(self.pending_notes)
+            self.pending_notes = []
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.archive is not None:
@@ -124,26 +154,71 @@ class ArchivePipeline:
         """Close the crawl row once Scrapy knows why the crawl ended (after close_spider)."""
         if self.archive is None:
             return
-        if reason == "finished":
+        failure = crawl_failure(self.crawler)
+        if reason == "finished" and not failure:
             self.pending_removals.extend(asdict(r) for r in spider.vanished_articles())
         self.flush()
         stats = self.crawler.stats
         self.counts["articles_unchanged"] += stats.get_value("govarchive/articles_not_modified", 0)
-        if reason not in ("finished", "closespider_itemcount"):
+        failure = crawl_failure(self.crawler)
+        if failure or reason == FAILED:
+            status = "failed"
+        elif reason not in ("finished", "closespider_itemcount"):
             status = "interrupted"
         elif self.counts["errors"]:
             status = "done_with_errors"
         else:
             status = "done"
-        self.archive.finish_crawl(
-            self.crawl_id,
-            status,
+        drift = drift_report(
+            self.extracted,
             self.counts,
-            mode=getattr(spider, "mode", None),
-            duration_s=round(time.monotonic() - self.started, 3),
-            exit_code=EXIT_CODES[status],
+            self.settings.getint("GOVARCHIVE_DRIFT_MIN_PAGES", 10),
+            getattr(getattr(spider, "profile", None), "selectors", None),
         )
+        if drift:
+            logger.warning("%s", drift)
+        try:
+            self.archive.finish_crawl(
+                self.crawl_id,
+                status,
+                self.counts,
+                mode=getattr(spider, "mode", None),
+                duration_s=round(time.monotonic() - self.started, 3),
+                exit_code=EXIT_CODES[status],
+                failure=failure,
+                drift=drift,
+            )
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            # crawler.run marks the row failed once the crawl has let go of the disk.
+            stop_crawl(self.crawler, describe(exc))
         self.status = status
         logger.info("crawl %s %s: %s", self.crawl_id, status, json.dumps(self.counts))
         self.archive.close()
         self.archive = None
+
+
+def drift_report(
+    extracted: int, counts: dict[str, int], min_pages: int, selectors=None
+) -> str | None:
+    """One line when most article pages no longer fit the profile, else None.
+
+    A portal that changes its template does not break a crawl: pages still download and the
+    generic extractor still finds text. What changes is that the profile's selectors match
+    nothing and dates go missing; counted over a crawl, that is the signal to update the
+    profile before months of rows are extracted the slow, less exact way.
+    """
+    if extracted < max(min_pages, 1):
+        return None
+    problems = []
+    if selectors is not None and selectors.body and counts["articles_fallback"] * 2 > extracted:
+        problems.append(
+            f"{counts['articles_fallback']} of {extracted} article pages did not match the "
+            "profile's body selector (extracted generically)"
+        )
+    if counts["articles_undated"] * 2 > extracted:
+        problems.append(f"{counts['articles_undated']} of {extracted} article pages had no date")
+    if not problems:
+        return None
+    return "profile drift: " + "; ".join(problems) + ": the portal may have changed its template"

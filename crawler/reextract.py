@@ -25,7 +25,7 @@ from archive.store import Archive
 from archive.warc import WarcPointer, iter_records, read_capture
 from crawler.extract import extract_article
 from crawler.extraction_pool import generic_profile, generic_requested
-from crawler.items import article_row
+from crawler.items import article_row, holds_article
 from crawler.profiles import Profile, load_profile
 
 CHUNK_SIZE = 32
@@ -103,7 +103,8 @@ def extract_chunk(
             capture = read_capture(data_dir, pointer)
             profile = _worker_profiles[portal]
             article = extract_article(capture.payload, pointer.target_uri, profile)
-            rows.append(article_row(article, profile, replace(pointer, length=capture.length)))
+            if holds_article(article):  # as the crawl decides: no rows of nulls
+                rows.append(article_row(article, profile, replace(pointer, length=capture.length)))
         except Exception as exc:  # a bad record must not sink the other thousands
             failures.append(f"{pointer.filename}@{pointer.offset}: {type(exc).__name__}: {exc}")
     return rows, failures

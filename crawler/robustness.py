@@ -622,7 +622,7 @@ class ListingGuardMiddleware:
         if item.errback is None and errback is not None:
             # A spider method, so the request can still go to the scheduler's disk queue.
             item = item.replace(errback=errback)
-        if _is_listing_request(item) and not self._admit_listing(item, stop_paging):
+        if is_listing_request(item) and not self._admit_listing(item, stop_paging):
             return None
         return item
 
@@ -656,7 +656,7 @@ class ListingGuardMiddleware:
         spider = self.crawler.spider
         if (
             request is None
-            or not _is_listing_request(request)
+            or not is_listing_request(request)
             or response.status != 200
             or not isinstance(response, TextResponse)
             or not hasattr(spider, "profile")
@@ -702,5 +702,5 @@ def log_download_failure(crawler: Crawler, failure: Any) -> None:
     )
 
 
-def _is_listing_request(request: Request) -> bool:
+def is_listing_request(request: Request) -> bool:
     return getattr(request.callback, "__name__", None) == "parse_listing"

@@ -11,7 +11,7 @@ fetches what is missing.
 from __future__ import annotations
 
 import logging
-import logging.handlers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from scrapy.settings import Settings
 from archive.lock import DataDirLock
 from archive.store import CRAWL_COUNTS, Archive
 from archive.warc import repair_open_files
+from crawler.fatal import CrawlLogHandler, DiskReserve, crawl_failure, stop_crawl
 from crawler.profiles import Profile
 from crawler.spiders.portal import PortalSpider
 
@@ -40,6 +41,9 @@ class CrawlResult:
     counts: dict[str, int]
     article_count: int
     recovered: list[str] = field(default_factory=list)
+    #: Why the crawl failed as a whole (crawler/fatal.py), and the profile drift report.
+    failure: str | None = None
+    drift: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -69,13 +73,13 @@ def recover(data_dir: Path) -> list[str]:
     return notes
 
 
-def file_log_handler(data_dir: Path) -> logging.Handler:
+def file_log_handler(
+    data_dir: Path, on_disk_full: Callable[[str], None] | None = None
+) -> logging.Handler:
     """INFO and up to ``DATA/logs/govarchive.log``, rotated at 5 MB, 5 files kept."""
     path = data_dir / LOG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
-    )
+    handler = CrawlLogHandler(path, on_disk_full)
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     return handler
@@ -97,22 +101,43 @@ def run_crawl(
     data_dir.mkdir(parents=True, exist_ok=True)
     with DataDirLock(data_dir):
         recovered = recover(data_dir)
-        process = CrawlerProcess(crawl_settings(data_dir, overrides))
-        handler = file_log_handler(data_dir)
+        settings = crawl_settings(data_dir, overrides)
+        process = CrawlerProcess(settings)
+
+        def stop_all(failure: str) -> None:
+            for crawler in process.crawlers:
+                stop_crawl(crawler, failure)
+
+        handler = file_log_handler(data_dir, on_disk_full=stop_all)
         logging.root.addHandler(handler)
+        reserve = DiskReserve(data_dir, settings.getfloat("GOVARCHIVE_DISK_RESERVE_MB", 1))
         try:
+            reserve.hold()
             for note in recovered:
                 logging.getLogger(__name__).warning("recovery: %s", note)
-            process.crawl(PortalSpider, portal=profile, base_url=base_url,
-                          max_articles=max_articles)  # fmt: skip
+            crawler = process.create_crawler(PortalSpider)
+            process.crawl(crawler, portal=profile, base_url=base_url, max_articles=max_articles)
             process.start()
         finally:
+            reserve.release()
             logging.root.removeHandler(handler)
             handler.close()
+        failure = crawl_failure(crawler)
         with Archive(data_dir / "archive.db") as archive:
+            if failure:
+                # The pipeline may not have managed to write its crawl row on a full disk.
+                archive.fail_running_crawls(failure)
             crawl = archive.last_crawl(profile.name)
             articles = archive.article_count(profile.name)
     if crawl is None:
-        return CrawlResult(None, "failed", {}, articles, recovered)
+        return CrawlResult(None, "failed", {}, articles, recovered, failure=failure)
     counts = {name: crawl[name] for name in CRAWL_COUNTS if crawl.get(name) is not None}
-    return CrawlResult(crawl["id"], crawl["status"], counts, articles, recovered)
+    return CrawlResult(
+        crawl["id"],
+        crawl["status"],
+        counts,
+        articles,
+        recovered,
+        failure=crawl.get("failure") or failure,
+        drift=crawl.get("drift"),
+    )

@@ -99,7 +99,18 @@ DOWNLOADER_MIDDLEWARES = {
 SPIDER_MIDDLEWARES = {
     # Session ids, listing loops and page caps, errbacks: see crawler/robustness.py.
     "crawler.robustness.ListingGuardMiddleware": 950,
+    # Links found broken (404/410) lately are not requested again: see crawler/brokenlinks.py.
+    "crawler.brokenlinks.KnownBrokenLinksMiddleware": 900,
 }
+# Days a broken link (a 404/410 of a linked page never archived) is not requested again;
+# `--full` rechecks them all.
+GOVARCHIVE_BROKEN_RECHECK_DAYS = 30
+# A crawl that extracted at least this many article pages reports profile drift when most of
+# them missed the profile's body selector or had no date.
+GOVARCHIVE_DRIFT_MIN_PAGES = 10
+# MB kept free in the data directory during a crawl, released at the first "disk full" so the
+# crawl can still commit its last rows and close its WARC file (crawler/fatal.py).
+GOVARCHIVE_DISK_RESERVE_MB = 1
 EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,
 }

@@ -189,7 +189,7 @@ def test_retries_wait_for_retry_after_and_back_off_exponentially(hostile):
 
 def failure_cases() -> list[str]:
     return [
-        "p500", "p502", "p503", "p404", "p410", "p429-day", "p-timeout", "p-reset", "p-drip",
+        "p500", "p502", "p503", "p429-day", "p-timeout", "p-reset", "p-drip",
         "p-short-body", "oversize-declared", "oversize-streamed", "gzip-bomb", "bad-gzip",
         "p-empty", "p-listing-500", "redirect-loop", "redirect-self", "redirect-long-chain",
         "redirect-other-host", "redirect-other-port", "retry-then-redirect-away",
@@ -206,9 +206,22 @@ def test_a_permanent_failure_is_recorded_in_fetches_with_its_reason(hostile, nam
         assert hostile.article(case.article_id) is None
 
 
+BROKEN_LINK_CASES = ["p404", "p410"]
+
+
+@pytest.mark.parametrize("name", BROKEN_LINK_CASES)
+def test_a_linked_page_the_portal_does_not_serve_is_a_broken_link_not_an_error(hostile, name):
+    case = hostile.server.portal.case(name)
+    (fetch,) = hostile.fetches(case)
+    assert fetch["error"] is None
+    assert fetch["broken_link"] == 1
+    assert fetch["note"].startswith(f"broken link: {case.reason}")
+    assert hostile.article(case.article_id) is None
+
+
 def test_the_failure_cases_cover_every_failure_the_server_injects(hostile):
     expected = {case.name for case in hostile.cases if case.reason}
-    assert expected == set(failure_cases())
+    assert expected == set(failure_cases()) | set(BROKEN_LINK_CASES)
 
 
 def test_redirects_that_stay_on_the_portal_are_followed_on_the_mirror(hostile):

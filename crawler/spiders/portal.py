@@ -20,8 +20,9 @@ from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
 from crawler.extraction_pool import extraction_pool
+from crawler.fatal import describe, stop_crawl
 from crawler.frontier import DiskSet
-from crawler.items import ArticleRemoved, article_row
+from crawler.items import ArticleRemoved, NotAnArticle, article_row, holds_article
 from crawler.profiles import Profile, load_profile
 from crawler.settings_util import data_dir_from_settings
 from crawler.urls import UrlMap, is_followable
@@ -213,13 +214,20 @@ class PortalSpider(scrapy.Spider):
             # The body as bytes, decoded by the extractor exactly as `reextract` decodes the
             # WARC payload, so both give the same row.
             article = await extraction.extract(response.body, portal_url)
-        except Exception:
-            # Extraction is pure and meant never to raise; if it does, the page is still in the
-            # WARC and `reextract` can retry it, so log and keep crawling.
-            logger.exception("extraction failed for %s", portal_url)
-            self.crawler.stats.inc_value("govarchive/extraction_errors")
+        except Exception as exc:
+            # Extraction never raises on bad input (crawler/extract.py): this is a broken
+            # installation or a bug, and it would fail every page the same way.
+            stop_crawl(self.crawler, f"extraction failed on {portal_url}: {describe(exc)}")
             return
-        yield article_row(article, extraction.profile, response.meta.get("warc"))
+        pointer = response.meta.get("warc")
+        if not holds_article(article):
+            record = response.meta.get("warc_record") or pointer
+            if record is not None:
+                yield NotAnArticle(
+                    record.target_uri, record.record_id, "no article: no title, no text"
+                )
+            return
+        yield article_row(article, extraction.profile, pointer)
         if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
             for attachment in article.attachments:
                 fetch_url = self.urls.to_fetch(attachment.url)
