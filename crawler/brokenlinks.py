@@ -33,6 +33,7 @@ class KnownBrokenLinksMiddleware:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.broken: set[str] = set()
+        self.broken_ids: set[str] = set()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
     @classmethod
@@ -51,6 +52,9 @@ class KnownBrokenLinksMiddleware:
         since = (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="seconds")
         with Archive(db_path) as archive:
             self.broken = archive.broken_links(profile.name, since)
+        # The same missing article is linked under several paths (Liferay answers an id under
+        # any section): its id is what is broken.
+        self.broken_ids = {profile.article_id(url) for url in self.broken} - {None}
         logger.info("%d known broken links will not be requested again", len(self.broken))
 
     def process_spider_output(
@@ -73,6 +77,8 @@ class KnownBrokenLinksMiddleware:
         urls = getattr(self.crawler.spider, "urls", None)
         url = urls.to_portal(item.url) if urls is not None else item.url
         if url not in self.broken:
-            return False
+            profile = getattr(self.crawler.spider, "profile", None)
+            if profile is None or profile.article_id(url) not in self.broken_ids:
+                return False
         self.crawler.stats.inc_value("govarchive/broken_links_skipped")
         return True

@@ -232,14 +232,15 @@ def is_broken_link(request: Request, status: int) -> bool:
     """A 404/410 for a page the portal links to but does not serve (a missing attachment, an
     article never published): the portal's fault, counted apart from the crawl's errors.
 
-    A listing page of a known section that answers 404 is not one: the section vanished, and
-    the crawl cannot vouch for that section's articles, so it stays an error. Nor is an
-    archived article that now answers 404 (a recheck): that is a removal.
+    The page of a known section that answers 404 is not one: the section vanished, and the
+    crawl cannot vouch for that section's articles, so it stays an error (a page its pager
+    links to is a broken link like any other). Nor is an archived article that now answers
+    404 (a recheck): that is a removal.
     """
     return (
         status in (404, 410)
         and not request.meta.get("recheck")
-        and not is_listing_request(request)
+        and not (is_listing_request(request) and request.meta.get("section_root"))
         and not request.url.endswith("/robots.txt")
     )
 

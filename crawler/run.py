@@ -19,7 +19,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from archive.lock import DataDirLock
-from archive.store import CRAWL_COUNTS, Archive
+from archive.store import CRAWL_COUNTS, Archive, ArchiveError
 from archive.warc import repair_open_files
 from crawler.fatal import CrawlLogHandler, DiskReserve, crawl_failure, stop_crawl
 from crawler.profiles import Profile
@@ -123,12 +123,7 @@ def run_crawl(
             logging.root.removeHandler(handler)
             handler.close()
         failure = crawl_failure(crawler)
-        with Archive(data_dir / "archive.db") as archive:
-            if failure:
-                # The pipeline may not have managed to write its crawl row on a full disk.
-                archive.fail_running_crawls(failure)
-            crawl = archive.last_crawl(profile.name)
-            articles = archive.article_count(profile.name)
+        crawl, articles = _outcome(data_dir / "archive.db", profile.name, failure)
     if crawl is None:
         return CrawlResult(None, "failed", {}, articles, recovered, failure=failure)
     counts = {name: crawl[name] for name in CRAWL_COUNTS if crawl.get(name) is not None}
@@ -141,3 +136,20 @@ def run_crawl(
         failure=crawl.get("failure") or failure,
         drift=crawl.get("drift"),
     )
+
+
+def _outcome(db_path: Path, portal: str, failure: str | None) -> tuple[dict | None, int]:
+    """The crawl's row and the portal's article count, read without writing when possible:
+    after a full disk, opening the database for writing may itself fail."""
+    if failure:
+        try:
+            with Archive(db_path) as archive:
+                # The pipeline may not have managed to close its crawl row.
+                archive.fail_running_crawls(failure)
+        except ArchiveError:
+            pass  # still no room: the next run marks the row interrupted
+    try:
+        with Archive(db_path, readonly=True) as archive:
+            return archive.last_crawl(portal), archive.article_count(portal)
+    except ArchiveError:
+        return None, 0

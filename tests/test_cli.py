@@ -127,5 +127,7 @@ def test_demo_crawls_the_bundled_replica(tmp_path):
     result = govarchive("demo", "--data", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "govarchive serve --data" in result.stdout
+    assert " done in " in result.stdout and " 0 errors, " in result.stdout
+    assert "linked pages (attachments, articles) are not in the bundled replica" in result.stdout
     with sqlite3.connect(tmp_path / "demo" / "archive.db") as db:
         assert db.execute("select count(*) from articles").fetchone()[0] >= 150

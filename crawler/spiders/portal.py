@@ -69,7 +69,9 @@ class PortalSpider(scrapy.Spider):
         )
         for path in self.profile.start_paths:
             url = self.urls.to_fetch(self.profile.base_url + path)
-            yield self._listing_request(url, {"section": path})
+            # The section's own page: a 404 there means the section vanished (an error),
+            # unlike a 404 for a page its pager links to (a broken link).
+            yield self._listing_request(url, {"section": path, "section_root": True})
         for article in rechecks:
             yield self._recheck_request(article)
 
