@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlite_utils
 
+from archive.diskfull import is_disk_full
 from archive.textfold import fold, fold_sql
 
 __all__ = [
@@ -380,6 +381,9 @@ class Archive:
         try:
             if not self.readonly:
                 self.db.execute("PRAGMA optimize")
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):  # statistics are an optimisation: no room, no matter
+                raise
         finally:
             self.db.close()
 

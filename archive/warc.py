@@ -26,6 +26,8 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from archive.diskfull import is_disk_full
+
 OPEN_SUFFIX = ".open"
 DEFAULT_MAX_FILE_SIZE = 1_000_000_000
 IDENTICAL_PAYLOAD = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
@@ -332,14 +334,17 @@ def index_closed_file(path: Path, data_dir: Path) -> None:
     The index is derived from the WARC alone, so failing to write it must not fail a crawl:
     it is logged, and ``govarchive export-wacz`` rebuilds a missing index.
     """
+    import logging
+
     from archive.cdxj import INDEX_DIR, write_cdxj
 
     try:
         write_cdxj(path, data_dir / INDEX_DIR)
-    except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("%s: could not write its CDXJ index", path)
+    except Exception as exc:
+        if is_disk_full(exc):
+            logging.getLogger(__name__).warning("%s: no room for its CDXJ index", path)
+        else:
+            logging.getLogger(__name__).exception("%s: could not write its CDXJ index", path)
 
 
 def repair_open_files(directory: Path | str) -> list[Path]:

@@ -14,14 +14,14 @@ crawl row and the closing of the WARC file still fit.
 
 from __future__ import annotations
 
-import errno
 import logging
 import logging.handlers
 import os
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from archive.diskfull import is_disk_full
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -32,15 +32,6 @@ logger = logging.getLogger(__name__)
 FAILED = "failed"
 _STAT = "govarchive/failure"
 RESERVE_NAME = ".govarchive-reserve"
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC or a quota, from a file write or from SQLite ("database or disk is full")."""
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    return isinstance(exc, sqlite3.OperationalError) and (
-        getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
-    )
 
 
 def describe(exc: BaseException) -> str:
@@ -121,6 +112,21 @@ class CrawlLogHandler(logging.handlers.RotatingFileHandler):
     def emit(self, record: logging.LogRecord) -> None:
         if not self.disk_full:
             super().emit(record)
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            self.disk_full = True
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
         import sys

@@ -22,6 +22,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.python import to_unicode
 from tldextract import TLDExtract
 
+from archive.diskfull import is_disk_full
 from archive.store import Archive
 from archive.warc import (
     DEFAULT_MAX_FILE_SIZE,
@@ -33,7 +34,7 @@ from archive.warc import (
     sha1_digest,
 )
 from crawler import signals as govarchive_signals
-from crawler.fatal import crawl_failure, describe, is_disk_full, stop_crawl
+from crawler.fatal import crawl_failure, describe, stop_crawl
 from crawler.robustness import FetchPolicy, is_listing_request
 from crawler.settings_util import data_dir_from_settings, software_versions
 

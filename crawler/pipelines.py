@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from archive.diskfull import is_disk_full
 from archive.store import Archive
 from crawler import signals as govarchive_signals
-from crawler.fatal import FAILED, crawl_failure, describe, is_disk_full, stop_crawl
+from crawler.fatal import FAILED, crawl_failure, describe, stop_crawl
 from crawler.items import FELL_BACK_TO_GENERIC, ArticleRemoved, NotAnArticle
 from crawler.settings_util import data_dir_from_settings, software_versions
 
@@ -119,9 +120,12 @@ class ArchivePipeline:
             self.flush()
         return item
 
-    def flush(self) -> None:
-        """Commit what is buffered. A full disk stops the crawl (crawler/fatal.py); the buffers
-        are kept, to be committed once the disk reserve is released."""
+    def flush(self, *, closing: bool = False) -> None:
+        """Commit what is buffered. A full disk stops the crawl (crawler/fatal.py); once a crawl
+        is stopping, batches wait in memory, so the room the disk reserve gave back goes first
+        to closing the crawl row (see spider_closed), and only then to these rows."""
+        if crawl_failure(self.crawler) and not closing:
+            return
         try:
             self._flush()
         except Exception as exc:
@@ -157,7 +161,10 @@ class ArchivePipeline:
         failure = crawl_failure(self.crawler)
         if reason == "finished" and not failure:
             self.pending_removals.extend(asdict(r) for r in spider.vanished_articles())
-        self.flush()
+        if failure:
+            # The crawl row first: it is what the next run and `status` read.
+            self._finish_crawl(spider, "failed", failure, None)
+        self.flush(closing=True)
         stats = self.crawler.stats
         self.counts["articles_unchanged"] += stats.get_value("govarchive/articles_not_modified", 0)
         failure = crawl_failure(self.crawler)
@@ -177,6 +184,14 @@ class ArchivePipeline:
         )
         if drift:
             logger.warning("%s", drift)
+        self._finish_crawl(spider, status, failure, drift)
+        self.status = status
+        logger.info("crawl %s %s: %s", self.crawl_id, status, json.dumps(self.counts))
+        self.archive.close()
+        self.archive = None
+
+    def _finish_crawl(self, spider: Spider, status: str, failure: str | None, drift: str | None):
+        assert self.archive is not None and self.crawl_id is not None
         try:
             self.archive.finish_crawl(
                 self.crawl_id,
@@ -193,10 +208,6 @@ class ArchivePipeline:
                 raise
             # crawler.run marks the row failed once the crawl has let go of the disk.
             stop_crawl(self.crawler, describe(exc))
-        self.status = status
-        logger.info("crawl %s %s: %s", self.crawl_id, status, json.dumps(self.counts))
-        self.archive.close()
-        self.archive = None
 
 
 def drift_report(
