@@ -65,6 +65,10 @@ _ARTICLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("language", "TEXT"),
     ("posted_by", "TEXT"),
     ("source", "TEXT"),
+    # Where published_at came from (page, listing, metadata), and the date printed beside the
+    # link on the listing the crawl followed (re-extraction needs it again).
+    ("date_source", "TEXT"),
+    ("listing_date", "TEXT"),
     ("crawled_at", "TEXT"),
     ("extractor", "TEXT"),
     ("warc_filename", "TEXT"),
@@ -130,6 +134,7 @@ _PROVENANCE_FIELDS = frozenset(
         "warc_record_id",
         "warc_payload_digest",
         "fetched_url",
+        "listing_date",
         "removed_at",
         "removed_reason",
         "crawl_id",
@@ -457,6 +462,18 @@ class Archive:
         with self.db.atomic():
             self.db.conn.executemany(
                 f"INSERT INTO fetches ({columns}) VALUES ({placeholders})", prepared
+            )
+
+    def note_fetches(self, crawl_id: int | None, notes: list[dict[str, Any]]) -> None:
+        """Add what a fetched page turned out to be (``url``, ``note``: "not an article: ...")
+        to this crawl's fetch rows of that URL, after any note they already have."""
+        if not notes:
+            return
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE fetches SET note = coalesce(note || '; ', '') || :note"
+                " WHERE crawl_id IS :crawl_id AND url = :url",
+                [{"crawl_id": crawl_id, "url": n["url"], "note": n["note"]} for n in notes],
             )
 
     # -- articles --------------------------------------------------------------------------

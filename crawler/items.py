@@ -24,6 +24,15 @@ class ArticleRemoved:
     seen_at: str
 
 
+@dataclass(frozen=True)
+class PageNote:
+    """What a fetched page turned out to be when it is not an article (a placeholder served
+    with status 200, an empty post): noted on its ``fetches`` row, no article row."""
+
+    url: str
+    note: str
+
+
 def extractor_stamp(article: Article, profile: Profile | None) -> str:
     """Extractor name and versions plus the profile's hash: what produced this row."""
     config = f" config/{profile.config_hash}" if profile else ""

@@ -32,6 +32,7 @@ from archive.warc import (
     sha1_digest,
 )
 from crawler import signals as govarchive_signals
+from crawler.listings import PROBE
 from crawler.robustness import FetchPolicy
 from crawler.settings_util import data_dir_from_settings, software_versions
 
@@ -208,6 +209,8 @@ def _error_of(request: Request, status: int, reason: str) -> str | None:
         return None
     if status in (404, 410) and request.meta.get("recheck"):
         return None
+    if status in (404, 410) and request.meta.get(PROBE):
+        return None  # a guessed URL (a pager page past the last): the 404 is the answer
     return f"HTTP {status} {reason}".strip()
 
 

@@ -18,7 +18,7 @@ from scrapy import signals
 
 from archive.store import Archive
 from crawler import signals as govarchive_signals
-from crawler.items import ArticleRemoved
+from crawler.items import ArticleRemoved, PageNote
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class ArchivePipeline:
         self.pending_removals: list[dict] = []
         self.started = time.monotonic()
         self.pending_fetches: list[dict] = []
+        self.pending_notes: list[dict] = []
         self.counts: dict[str, int] = {
             "requests": 0,
             "pages": 0,
@@ -97,6 +98,9 @@ class ArchivePipeline:
         if isinstance(item, ArticleRemoved):
             self.pending_removals.append(asdict(item))
             return item
+        if isinstance(item, PageNote):
+            self.pending_notes.append(asdict(item))
+            return item
         self.pending_articles.append({**item, "crawl_id": self.crawl_id})
         if len(self.pending_articles) >= self.batch_size:
             self.flush()
@@ -107,6 +111,9 @@ class ArchivePipeline:
         if self.pending_fetches:
             self.archive.add_fetches(self.pending_fetches)
             self.pending_fetches = []
+        if self.pending_notes:
+            self.archive.note_fetches(self.crawl_id, self.pending_notes)
+            self.pending_notes = []
         if self.pending_articles:
             saved = self.archive.save_articles(self.pending_articles)
             self.pending_articles = []

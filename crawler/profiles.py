@@ -205,21 +205,39 @@ def _profile_from_dict(reader: _Reader) -> Profile:
     base_url = reader.string("portal.base_url").rstrip("/")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProfileError(reader.origin("portal.base_url"), "portal.base_url", f"must be an http(s) URL, got {base_url!r}")
+        raise ProfileError(
+            reader.origin("portal.base_url"),
+            "portal.base_url",
+            f"must be an http(s) URL, got {base_url!r}",
+        )
     start_paths = reader.string_list("portal.start_paths")
     if not start_paths:
-        raise ProfileError(reader.origin("portal.start_paths"), "portal.start_paths", "must list at least one listing path")
+        raise ProfileError(
+            reader.origin("portal.start_paths"),
+            "portal.start_paths",
+            "must list at least one listing path",
+        )
     for start in start_paths:
         if not start.startswith("/"):
-            raise ProfileError(reader.origin("portal.start_paths"), "portal.start_paths", f"{start!r} must start with '/'")
+            raise ProfileError(
+                reader.origin("portal.start_paths"),
+                "portal.start_paths",
+                f"{start!r} must start with '/'",
+            )
     timezone = reader.string("portal.timezone", "Asia/Ho_Chi_Minh")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ProfileError(reader.origin("portal.timezone"), "portal.timezone", f"unknown time zone {timezone!r}") from None
+        raise ProfileError(
+            reader.origin("portal.timezone"), "portal.timezone", f"unknown time zone {timezone!r}"
+        ) from None
     date_order = reader.string("dates.order", "DMY")
     if sorted(date_order) != ["D", "M", "Y"]:
-        raise ProfileError(reader.origin("dates.order"), "dates.order", f"must be a permutation of DMY, got {date_order!r}")
+        raise ProfileError(
+            reader.origin("dates.order"),
+            "dates.order",
+            f"must be a permutation of DMY, got {date_order!r}",
+        )
     selectors = Selectors(
         **{name: reader.optional_string(f"selectors.{name}") for name in SELECTOR_FIELDS},
         remove=tuple(reader.string_list("selectors.remove")),
@@ -235,7 +253,7 @@ def _profile_from_dict(reader: _Reader) -> Profile:
         raise ProfileError(
             reader.origin("dates.prefer"),
             "dates.prefer",
-            f"must be \"page\" or \"listing\", got {date_preference!r}",
+            f'must be "page" or "listing", got {date_preference!r}',
         )
     pager_pattern = reader.optional_string("links.pager")
     if pager_pattern is not None and (
@@ -353,7 +371,9 @@ class _Reader:
     def string(self, dotted: str, default=_missing) -> str:
         value = self._get(dotted, default)
         if not isinstance(value, str) or not value.strip() and default is self._missing:
-            raise ProfileError(self.origin(dotted), dotted, f"must be a non-empty string, got {value!r}")
+            raise ProfileError(
+                self.origin(dotted), dotted, f"must be a non-empty string, got {value!r}"
+            )
         return value
 
     def optional(self, dotted: str):
@@ -368,20 +388,26 @@ class _Reader:
     def positive_int(self, dotted: str, default: int) -> int:
         value = self._get(dotted, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ProfileError(self.origin(dotted), dotted, f"must be a positive integer, got {value!r}")
+            raise ProfileError(
+                self.origin(dotted), dotted, f"must be a positive integer, got {value!r}"
+            )
         return value
 
     def string_list(self, dotted: str) -> list[str]:
         value = self._get(dotted, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ProfileError(self.origin(dotted), dotted, f"must be a list of strings, got {value!r}")
+            raise ProfileError(
+                self.origin(dotted), dotted, f"must be a list of strings, got {value!r}"
+            )
         return value
 
     def _compile(self, dotted: str, pattern: str) -> re.Pattern[str]:
         try:
             return re.compile(pattern)
         except re.error as exc:
-            raise ProfileError(self.origin(dotted), dotted, f"invalid regular expression: {exc}") from None
+            raise ProfileError(
+                self.origin(dotted), dotted, f"invalid regular expression: {exc}"
+            ) from None
 
     def regex(self, dotted: str) -> re.Pattern[str]:
         return self._compile(dotted, self.string(dotted))

@@ -52,7 +52,12 @@ def extract_with_profile(
             article.published_at, article.published_raw = iso, raw
     categories = [t for t in map(_text_of, category_els) if t]
     categories = [t for t in categories if t.casefold() not in _HOME_LABELS]
-    article.category = categories[-1] if categories else _breadcrumb_category(root)
+    if categories:
+        article.category = categories[-1]
+    elif not category_els:
+        article.category = _breadcrumb_category(root)
+    # else: the template's category element is there and empty (a post outside any labelled
+    # category); a breadcrumb elsewhere on the page may be the layout's, not the article's.
     article.posted_by = _first_line(posted_el, ex.base)
 
     lead_images: list[_Block] = []
