@@ -697,6 +697,18 @@ class Archive:
             )
         )
 
+    def listing_dates(self) -> dict[str, str]:
+        """The listing date (as printed beside the link) of every row that has one, keyed by
+        the row's URL and by the URL it was fetched from."""
+        dates: dict[str, str] = {}
+        for url, fetched_url, listing_date in self.db.execute(
+            "SELECT url, fetched_url, listing_date FROM articles WHERE listing_date IS NOT NULL"
+        ):
+            dates[url] = listing_date
+            if fetched_url:
+                dates.setdefault(fetched_url, listing_date)
+        return dates
+
     def article_urls_by_id(self, portal: str) -> dict[str, str]:
         """Canonical URL of every archived, not removed article of a portal, by article id."""
         return dict(

@@ -92,6 +92,8 @@ class Profile:
     #: CSS markers: a fetched page is an article / a listing when one of them matches.
     article_markers: tuple[str, ...] = ()
     listing_markers: tuple[str, ...] = ()
+    #: Whether a post with a title and no content (text, image, attachment) is not an article.
+    require_content: bool = False
     #: Regular expressions that all occur in the HTML of the CMS's pages (recognising it).
     cms_markers: tuple[re.Pattern[str], ...] = ()
 
@@ -305,6 +307,7 @@ def _profile_from_dict(reader: _Reader) -> Profile:
         article_markers=markers["markers.article"],
         listing_markers=markers["markers.listing"],
         cms_markers=tuple(reader.regex_list("markers.html")),
+        require_content=reader.boolean("articles.require_content", False),
     )
 
 
@@ -384,6 +387,12 @@ class _Reader:
         if value is not None and not isinstance(value, str):
             raise ProfileError(self.origin(dotted), dotted, f"must be a string, got {value!r}")
         return value or None
+
+    def boolean(self, dotted: str, default: bool) -> bool:
+        value = self._get(dotted, default)
+        if not isinstance(value, bool):
+            raise ProfileError(self.origin(dotted), dotted, f"must be true or false, got {value!r}")
+        return value
 
     def positive_int(self, dotted: str, default: int) -> int:
         value = self._get(dotted, default)

@@ -66,18 +66,20 @@ class Article:
         return asdict(self)
 
 
-def not_an_article(article: Article) -> str | None:
+def not_an_article(article: Article, require_content: bool = False) -> str | None:
     """Why an extracted page is not an article, or None when it is one.
 
-    A placeholder served with status 200 (a "soft 404") has no title and no content; an empty
-    post has a title and nothing else. A post of scanned pages (images only) or of one
-    attachment is an article.
+    A placeholder served with status 200 (a "soft 404") has no title and no content. A post of
+    scanned pages (images only) or of one attachment is an article. An empty post (a title and
+    nothing else) is one unless ``require_content`` (the template's ``articles.require_content``):
+    on some CMSs it is a published item whose document went missing, on others an abandoned
+    draft the generator still publishes.
     """
     if article.extractor and " error/" in article.extractor:
         return None  # extraction failed: keep the row, re-extraction can fix it
     has_content = bool(article.text.strip() or article.images or article.attachments)
     if not article.title and not has_content:
         return "not an article: no title and no content (placeholder page)"
-    if not has_content:
+    if require_content and not has_content:
         return "not an article: empty post (a title and no content)"
     return None

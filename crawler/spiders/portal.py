@@ -282,7 +282,7 @@ class PortalSpider(scrapy.Spider):
             logger.exception("extraction failed for %s", portal_url)
             self.crawler.stats.inc_value("govarchive/extraction_errors")
             return
-        reason = not_an_article(article)
+        reason = not_an_article(article, self.profile.require_content)
         if reason is not None:
             yield PageNote(portal_url, reason)
             return
