@@ -150,6 +150,18 @@ def available_templates() -> list[str]:
     return sorted(p.stem for p in TEMPLATES_DIR.glob("*.toml"))
 
 
+def recognise_templates(html: str) -> list[str]:
+    """The bundled templates whose ``[markers] html`` patterns all occur in a page's HTML (a
+    home page, say): which CMS a portal nobody wrote a profile for runs on."""
+    found = []
+    for name in available_templates():
+        path = TEMPLATES_DIR / f"{name}.toml"
+        patterns = _Reader([(path, _read_toml(path, "template")[1])]).regex_list("markers.html")
+        if patterns and all(pattern.search(html) for pattern in patterns):
+            found.append(name)
+    return found
+
+
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load and validate a profile by bundled name (``sotttt``) or by path to a TOML file.
 

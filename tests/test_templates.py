@@ -233,3 +233,13 @@ def test_the_replica_server_serves_the_cut_as_the_static_host_did():
     assert site.lookup(SECTION + "/page/2").status == 200
     assert site.lookup(SECTION + "/page/3").status == 404
     assert site.lookup("/404").status == 200  # the generator's soft 404
+
+
+def test_a_home_page_tells_which_template_its_cms_is():
+    from crawler.profiles import recognise_templates
+    from crawler.replica import DEMO_REPLICA
+
+    sotttt_home = (DEMO_REPLICA / "pages" / "index.html").read_text(encoding="utf-8")
+    assert recognise_templates(sotttt_home) == ["liferay-cttdt"]
+    assert recognise_templates(page(SECTION).decode("utf-8")) == ["easywebhub-lacviet"]
+    assert recognise_templates("<html><body>WordPress</body></html>") == []

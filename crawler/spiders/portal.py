@@ -171,7 +171,8 @@ class PortalSpider(scrapy.Spider):
             if known_in_a_row >= self.profile.stop_after_known:
                 logger.debug("%s: caught up at %s", section, response.url)
                 return
-            listings = self._next_pages(response.url, listings)
+            if not by_markers:  # there, links to listings are other sections, not pages
+                listings = self._next_pages(response.url, listings)
         meta = {"section": section, "known_in_a_row": known_in_a_row}
         for url in listings:
             if by_markers:  # a link shaped like a section: the page will say if it is one
