@@ -347,5 +347,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the full replica was not found; pass --source shared/replica/sotttt")
     return write_cut(args.source, args.out, "sotttt", build, args.check)
 
+
 if __name__ == "__main__":
     sys.exit(main())
