@@ -74,6 +74,10 @@ _ARTICLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("language", "TEXT"),
     ("posted_by", "TEXT"),
     ("source", "TEXT"),
+    # Where published_at came from (page, listing, metadata), and the date printed beside the
+    # link on the listing the crawl followed (re-extraction needs it again).
+    ("date_source", "TEXT"),
+    ("listing_date", "TEXT"),
     ("crawled_at", "TEXT"),
     ("extractor", "TEXT"),
     ("warc_filename", "TEXT"),
@@ -145,6 +149,7 @@ _PROVENANCE_FIELDS = frozenset(
         "warc_record_id",
         "warc_payload_digest",
         "fetched_url",
+        "listing_date",
         "removed_at",
         "removed_reason",
         "crawl_id",
@@ -481,16 +486,16 @@ class Archive:
                 f"INSERT INTO fetches ({columns}) VALUES ({placeholders})", prepared
             )
 
-    def add_fetch_notes(self, notes: list[dict[str, Any]]) -> None:
-        """Append a note (``note``) to the fetch row of a WARC record (``url``, ``record_id``):
-        what the crawl concluded about a page after fetching it, e.g. that it held no article."""
+    def note_fetches(self, crawl_id: int | None, notes: list[dict[str, Any]]) -> None:
+        """Add what a fetched page turned out to be (``url``, ``note``: "not an article: ...")
+        to this crawl's fetch rows of that URL, after any note they already have."""
         if not notes:
             return
         with self.db.atomic():
             self.db.conn.executemany(
-                "UPDATE fetches SET note = CASE WHEN note IS NULL THEN :note"
-                " ELSE note || '; ' || :note END WHERE url = :url AND warc_record_id = :record_id",
-                notes,
+                "UPDATE fetches SET note = coalesce(note || '; ', '') || :note"
+                " WHERE crawl_id IS :crawl_id AND url = :url",
+                [{"crawl_id": crawl_id, "url": n["url"], "note": n["note"]} for n in notes],
             )
 
     def broken_links(self, portal: str, since: str) -> set[str]:
@@ -736,6 +741,18 @@ class Archive:
                 [portal, published_since],
             )
         )
+
+    def listing_dates(self) -> dict[str, str]:
+        """The listing date (as printed beside the link) of every row that has one, keyed by
+        the row's URL and by the URL it was fetched from."""
+        dates: dict[str, str] = {}
+        for url, fetched_url, listing_date in self.db.execute(
+            "SELECT url, fetched_url, listing_date FROM articles WHERE listing_date IS NOT NULL"
+        ):
+            dates[url] = listing_date
+            if fetched_url:
+                dates.setdefault(fetched_url, listing_date)
+        return dates
 
     def article_urls_by_id(self, portal: str) -> dict[str, str]:
         """Canonical URL of every archived, not removed article of a portal, by article id."""

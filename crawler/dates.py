@@ -87,8 +87,11 @@ def parse_published(raw_text: str, profile: Profile | None) -> tuple[str | None,
     zone = _zone(tz_name)
 
     if profile and profile.date_pattern is not None and profile.date_formats:
-        moment = _parse_with_pattern(raw, profile.date_pattern, profile.date_formats)
-        if moment is not None:
+        parsed = _parse_with_pattern(raw, profile.date_pattern, profile.date_formats)
+        if parsed is not None:
+            moment, fmt = parsed
+            if not _TIME_DIRECTIVES.search(fmt):
+                return moment.date().isoformat(), raw  # the day only: no time was printed
             return _iso(moment, zone), raw
 
     moment = _parse_with_dateparser(raw, language, order, tz_name)
@@ -97,9 +100,13 @@ def parse_published(raw_text: str, profile: Profile | None) -> tuple[str | None,
     return _iso(moment, zone), raw
 
 
+_TIME_DIRECTIVES = re.compile(r"%[HIMSpXcT]")
+
+
 def _parse_with_pattern(
     raw: str, pattern: re.Pattern[str], formats: tuple[str, ...]
-) -> datetime | None:
+) -> tuple[datetime, str] | None:
+    """The moment the profile's pattern and formats read in ``raw``, and the format that read it."""
     match = pattern.search(raw)
     if not match:
         return None
@@ -108,7 +115,7 @@ def _parse_with_pattern(
     for fmt in formats:
         for text in (candidate, candidate.upper()):  # "6:16 am" -> "6:16 AM" for %p
             try:
-                return datetime.strptime(text, fmt)
+                return datetime.strptime(text, fmt), fmt
             except ValueError:
                 continue
     return None

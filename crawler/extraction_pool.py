@@ -123,8 +123,8 @@ def _exit_with_crawl(crawl_pid: int, interval: float = 1.0) -> None:
     os._exit(1)
 
 
-def _extract_in_worker(body: bytes, url: str) -> Article:
-    return extract_article(body, url, _worker_profile)
+def _extract_in_worker(body: bytes, url: str, listing_date: str | None = None) -> Article:
+    return extract_article(body, url, _worker_profile, listing_date)
 
 
 def _warm_up() -> int:
@@ -227,17 +227,19 @@ class ExtractionPool:
             " (generic extraction)" if self.profile.selectors == Selectors() else "",
         )
 
-    async def extract(self, body: bytes, url: str) -> Article:
-        """The extraction of one page, computed in a worker while the reactor keeps crawling."""
+    async def extract(self, body: bytes, url: str, listing_date: str | None = None) -> Article:
+        """The extraction of one page, computed in a worker while the reactor keeps crawling.
+
+        ``listing_date`` is the date printed beside the link the crawl followed, if any."""
         if self.inline or self._closed:
-            return extract_article(body, url, self.profile)
+            return extract_article(body, url, self.profile, listing_date)
         if self._executor is None:
             if self._inline_left > 0:
                 self._inline_left -= 1
-                return extract_article(body, url, self.profile)
+                return extract_article(body, url, self.profile, listing_date)
             self.start()
         if not self.ready():  # the workers are still importing the extractor: don't wait
-            return extract_article(body, url, self.profile)
+            return extract_article(body, url, self.profile, listing_date)
         if self._slots.tokens == 0:
             self._inc("govarchive/extract_waits")
         await maybe_deferred_to_future(self._slots.acquire())
@@ -246,15 +248,15 @@ class ExtractionPool:
         executor = self._executor
         try:
             if executor is None:  # the pool gave up (see _replace) while this page waited
-                return extract_article(body, url, self.profile)
-            future = executor.submit(_extract_in_worker, body, url)
+                return extract_article(body, url, self.profile, listing_date)
+            future = executor.submit(_extract_in_worker, body, url, listing_date)
             return await maybe_deferred_to_future(_deferred_from_future(future))
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the page is in the WARC either way.
             # Extract it here and give the next pages a fresh pool.
             if executor is self._executor:  # the first of the pages that were in flight
                 self._replace(url)
-            return extract_article(body, url, self.profile)
+            return extract_article(body, url, self.profile, listing_date)
         finally:
             self._in_flight -= 1
             self._slots.release()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archive.warc import WarcPointer
-from crawler.extract import FELL_BACK_TO_GENERIC, Article
+from crawler.extract import Article
 from crawler.profiles import Profile
 
 
@@ -25,24 +25,12 @@ class ArticleRemoved:
 
 
 @dataclass(frozen=True)
-class NotAnArticle:
-    """A page fetched as an article that holds none: noted on its fetch row, no article row."""
+class PageNote:
+    """What a fetched page turned out to be when it is not an article (a placeholder served
+    with status 200, an empty post): noted on its ``fetches`` row, no article row."""
 
     url: str
-    record_id: str
     note: str
-
-
-__all__ = ["FELL_BACK_TO_GENERIC", "ArticleRemoved", "NotAnArticle", "article_row", "holds_article"]
-
-
-def holds_article(article: Article) -> bool:
-    """Whether an extraction is an article worth a row: a title or some text.
-
-    A page with neither (an empty template, a placeholder, a binary file) would be a row of
-    nulls that looks archived and says nothing; its fetch row says what it was instead.
-    """
-    return bool(article.title or article.text.strip())
 
 
 def extractor_stamp(article: Article, profile: Profile | None) -> str:

@@ -35,6 +35,7 @@ from archive.warc import (
 )
 from crawler import signals as govarchive_signals
 from crawler.fatal import crawl_failure, describe, stop_crawl
+from crawler.listings import PROBE
 from crawler.robustness import FetchPolicy, is_listing_request
 from crawler.settings_util import data_dir_from_settings, software_versions
 
@@ -224,6 +225,8 @@ def _error_of(request: Request, status: int, reason: str) -> str | None:
         return None
     if status in (404, 410) and request.meta.get("recheck"):
         return None
+    if status in (404, 410) and request.meta.get(PROBE):
+        return None  # a guessed URL (a pager page past the last): the 404 is the answer
     if is_broken_link(request, status):
         return None
     return f"HTTP {status} {reason}".strip()
@@ -241,6 +244,7 @@ def is_broken_link(request: Request, status: int) -> bool:
     return (
         status in (404, 410)
         and not request.meta.get("recheck")
+        and not request.meta.get(PROBE)  # guessed, not linked: its 404 is an answer
         and not (is_listing_request(request) and request.meta.get("section_root"))
         and not request.url.endswith("/robots.txt")
     )

@@ -19,8 +19,9 @@ from scrapy import signals
 from archive.diskfull import is_disk_full
 from archive.store import Archive
 from crawler import signals as govarchive_signals
+from crawler.extract import FELL_BACK_TO_GENERIC
 from crawler.fatal import FAILED, crawl_failure, describe, stop_crawl
-from crawler.items import FELL_BACK_TO_GENERIC, ArticleRemoved, NotAnArticle
+from crawler.items import ArticleRemoved, PageNote
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class ArchivePipeline:
         self.pending_removals: list[dict] = []
         self.started = time.monotonic()
         self.pending_fetches: list[dict] = []
+        self.pending_notes: list[dict] = []
         self.counts: dict[str, int] = {
             "requests": 0,
             "pages": 0,
@@ -72,7 +74,6 @@ class ArchivePipeline:
         }
         #: Article pages extracted in this crawl (the denominator of the drift report).
         self.extracted = 0
-        self.pending_notes: list[dict] = []
         crawler.signals.connect(self.fetch_recorded, signal=govarchive_signals.fetch_recorded)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -108,7 +109,7 @@ class ArchivePipeline:
         if isinstance(item, ArticleRemoved):
             self.pending_removals.append(asdict(item))
             return item
-        if isinstance(item, NotAnArticle):
+        if isinstance(item, PageNote):
             self.counts["not_articles"] += 1
             self.pending_notes.append(asdict(item))
             return item
@@ -138,6 +139,9 @@ class ArchivePipeline:
         if self.pending_fetches:
             self.archive.add_fetches(self.pending_fetches)
             self.pending_fetches = []
+        if self.pending_notes:
+            self.archive.note_fetches(self.crawl_id, self.pending_notes)
+            self.pending_notes = []
         if self.pending_articles:
             saved = self.archive.save_articles(self.pending_articles)
             self.pending_articles = []
@@ -146,9 +150,6 @@ class ArchivePipeline:
         if self.pending_removals:
             self.counts["articles_removed"] += self.archive.mark_removed(self.pending_removals)
             self.pending_removals = []
-        if self.pending_notes:
-            self.archive.add_fetch_notes(self.pending_notes)
-            self.pending_notes = []
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.archive is not None:

@@ -1,11 +1,15 @@
-"""Portal profiles: one TOML file per portal under ``crawler/portals/``.
+"""Portal profiles: one TOML file per portal under ``crawler/portals/``, on a CMS template.
 
-A portal is data, not code. The profile says where the news sections start, which links are
-articles and which are further listing pages, how the portal prints its dates, and (optionally)
-CSS selectors that beat generic extraction on this portal's template.
+A portal is data, not code. A CMS family's rules (which links are articles and which are
+further listing pages, the pager, how dates are printed, CSS selectors that beat generic
+extraction, byline rules, the markers that recognise the CMS) live once, in a template under
+``crawler/templates/``. A portal file names its template (``[portal] template = "NAME"``) and
+holds only its own facts: name, title, base URL, language, time zone, start-path hints, and any
+table of the template it overrides (a portal's ``[selectors] title = ...`` replaces the
+template's one key, and leaves the template's other selectors as they are).
 
-Every problem in a profile raises :class:`ProfileError` naming the file and the field, because
-the person who has to fix it is editing that file.
+Every problem raises :class:`ProfileError` naming the file that holds the field (the portal
+file or its template) and the field, because the person who has to fix it is editing that file.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PORTALS_DIR = Path(__file__).parent / "portals"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 SELECTOR_FIELDS = ("title", "date", "sapo", "body", "byline", "posted_by", "category")
 
@@ -69,8 +74,28 @@ class Profile:
     #: Listing pages walked per section at most (None: the GOVARCHIVE_MAX_LISTING_PAGES setting).
     max_listing_pages: int | None = None
     path: str = ""
-    #: Fingerprint of the profile file: extraction depends on it, so rows record it.
+    #: Fingerprint of the portal file and its template: extraction depends on both, so rows
+    #: record it and re-extraction notices a template change.
     config_hash: str = ""
+    #: The CMS template the portal file names ("" for a self-contained profile).
+    template: str = ""
+    #: Which date wins when the page's and the listing's disagree on the day: "page" or
+    #: "listing" (a CMS that re-stamps a page's date when it is re-saved).
+    date_preference: str = "page"
+    #: Listing pages: CSS of the item links, and of the date printed beside an item (looked
+    #: for inside the link, then in the element holding it).
+    listing_item: str | None = None
+    listing_item_date: str | None = None
+    #: Pager as a URL pattern for listings that do not link their next pages, e.g.
+    #: "{section}/page/{n}": walked from n = 2 until a page is missing, repeats or is empty.
+    pager_pattern: str | None = None
+    #: CSS markers: a fetched page is an article / a listing when one of them matches.
+    article_markers: tuple[str, ...] = ()
+    listing_markers: tuple[str, ...] = ()
+    #: Whether a post with a title and no content (text, image, attachment) is not an article.
+    require_content: bool = False
+    #: Regular expressions that all occur in the HTML of the CMS's pages (recognising it).
+    cms_markers: tuple[re.Pattern[str], ...] = ()
 
     @property
     def host(self) -> str:
@@ -120,45 +145,113 @@ def profile_path(name_or_path: str | Path) -> Path:
     return PORTALS_DIR / f"{name_or_path}.toml"
 
 
+def available_templates() -> list[str]:
+    """Names of the bundled CMS templates."""
+    return sorted(p.stem for p in TEMPLATES_DIR.glob("*.toml"))
+
+
+def recognise_templates(html: str) -> list[str]:
+    """The bundled templates whose ``[markers] html`` patterns all occur in a page's HTML (a
+    home page, say): which CMS a portal nobody wrote a profile for runs on."""
+    found = []
+    for name in available_templates():
+        path = TEMPLATES_DIR / f"{name}.toml"
+        patterns = _Reader([(path, _read_toml(path, "template")[1])]).regex_list("markers.html")
+        if patterns and all(pattern.search(html) for pattern in patterns):
+            found.append(name)
+    return found
+
+
 def load_profile(name_or_path: str | Path) -> Profile:
-    """Load and validate a profile by bundled name (``sotttt``) or by path to a TOML file."""
+    """Load and validate a profile by bundled name (``sotttt``) or by path to a TOML file.
+
+    The template the portal file names is read from the bundled templates (or, when the name
+    ends in ``.toml``, from that path relative to the portal file).
+    """
     path = profile_path(name_or_path)
     if not path.is_file():
         known = ", ".join(available_profiles())
         raise ProfileError(path, "portal", f"no such profile (known portals: {known})")
+    raw, data = _read_toml(path, "portal")
+    sources = [(path, data)]
+    digest = hashlib.sha1(raw)
+    template_name = data.get("portal", {}).get("template") if isinstance(data, dict) else None
+    if template_name is not None:
+        template_path = _template_path(template_name, path)
+        template_raw, template_data = _read_toml(template_path, "template")
+        digest.update(b"\0" + template_raw)
+        sources.append((template_path, template_data))
+    profile = _profile_from_dict(_Reader(sources))
+    return replace(profile, config_hash=digest.hexdigest()[:12])
+
+
+def _template_path(name: object, portal_path: Path) -> Path:
+    if not isinstance(name, str) or not name.strip():
+        raise ProfileError(portal_path, "portal.template", f"must be a template name, got {name!r}")
+    if name.endswith(".toml"):
+        candidate = portal_path.parent / name
+    elif re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        candidate = TEMPLATES_DIR / f"{name}.toml"
+    else:
+        candidate = None
+    if candidate is None or not candidate.is_file():
+        known = ", ".join(available_templates())
+        raise ProfileError(
+            portal_path, "portal.template", f"no such template {name!r} (known templates: {known})"
+        )
+    return candidate
+
+
+def _read_toml(path: Path, what: str) -> tuple[bytes, dict]:
     try:
         raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
+        return raw, tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(path, "toml", f"not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ProfileError(path, "toml", f"not UTF-8 text: {exc}") from None
     except OSError as exc:
-        raise ProfileError(path, "portal", f"cannot read the profile: {exc.strerror}") from None
-    profile = _profile_from_dict(data, path)
-    return replace(profile, config_hash=hashlib.sha1(raw).hexdigest()[:12])
+        raise ProfileError(path, what, f"cannot read the {what}: {exc.strerror}") from None
 
 
-def _profile_from_dict(data: dict, path: Path) -> Profile:
-    reader = _Reader(data, path)
+def _profile_from_dict(reader: _Reader) -> Profile:
+    path = reader.path
     base_url = reader.string("portal.base_url").rstrip("/")
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProfileError(path, "portal.base_url", f"must be an http(s) URL, got {base_url!r}")
+        raise ProfileError(
+            reader.origin("portal.base_url"),
+            "portal.base_url",
+            f"must be an http(s) URL, got {base_url!r}",
+        )
     start_paths = reader.string_list("portal.start_paths")
     if not start_paths:
-        raise ProfileError(path, "portal.start_paths", "must list at least one listing path")
+        raise ProfileError(
+            reader.origin("portal.start_paths"),
+            "portal.start_paths",
+            "must list at least one listing path",
+        )
     for start in start_paths:
         if not start.startswith("/"):
-            raise ProfileError(path, "portal.start_paths", f"{start!r} must start with '/'")
+            raise ProfileError(
+                reader.origin("portal.start_paths"),
+                "portal.start_paths",
+                f"{start!r} must start with '/'",
+            )
     timezone = reader.string("portal.timezone", "Asia/Ho_Chi_Minh")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ProfileError(path, "portal.timezone", f"unknown time zone {timezone!r}") from None
+        raise ProfileError(
+            reader.origin("portal.timezone"), "portal.timezone", f"unknown time zone {timezone!r}"
+        ) from None
     date_order = reader.string("dates.order", "DMY")
     if sorted(date_order) != ["D", "M", "Y"]:
-        raise ProfileError(path, "dates.order", f"must be a permutation of DMY, got {date_order!r}")
+        raise ProfileError(
+            reader.origin("dates.order"),
+            "dates.order",
+            f"must be a permutation of DMY, got {date_order!r}",
+        )
     selectors = Selectors(
         **{name: reader.optional_string(f"selectors.{name}") for name in SELECTOR_FIELDS},
         remove=tuple(reader.string_list("selectors.remove")),
@@ -167,10 +260,35 @@ def _profile_from_dict(data: dict, path: Path) -> Profile:
         values = getattr(selectors, name)
         for css in values if isinstance(values, tuple) else [values]:
             if css:
-                _check_css(css, path, f"selectors.{name}")
+                _check_css(css, reader.origin(f"selectors.{name}"), f"selectors.{name}")
     date_pattern = reader.optional_regex("dates.pattern")
+    date_preference = reader.string("dates.prefer", "page")
+    if date_preference not in ("page", "listing"):
+        raise ProfileError(
+            reader.origin("dates.prefer"),
+            "dates.prefer",
+            f'must be "page" or "listing", got {date_preference!r}',
+        )
+    pager_pattern = reader.optional_string("links.pager")
+    if pager_pattern is not None and (
+        "{section}" not in pager_pattern or "{n}" not in pager_pattern
+    ):
+        raise ProfileError(
+            reader.origin("links.pager"),
+            "links.pager",
+            f"must contain {{section}} and {{n}}, got {pager_pattern!r}",
+        )
+    css_fields = ("listing.item", "listing.item_date")
+    for dotted in css_fields:
+        if reader.optional_string(dotted):
+            _check_css(reader.optional_string(dotted), reader.origin(dotted), dotted)
+    markers = {}
+    for dotted in ("markers.article", "markers.listing"):
+        markers[dotted] = tuple(reader.string_list(dotted))
+        for css in markers[dotted]:
+            _check_css(css, reader.origin(dotted), dotted)
     return Profile(
-        name=_portal_name(reader.string("portal.name", path.stem), path),
+        name=_portal_name(reader.string("portal.name", path.stem), reader.origin("portal.name")),
         title=reader.string("portal.title", ""),
         base_url=base_url,
         start_paths=tuple(start_paths),
@@ -193,6 +311,15 @@ def _profile_from_dict(data: dict, path: Path) -> Profile:
         ),
         stop_after_known=reader.positive_int("incremental.stop_after_known", 20),
         path=str(path),
+        template=reader.template_name,
+        date_preference=date_preference,
+        listing_item=reader.optional_string("listing.item"),
+        listing_item_date=reader.optional_string("listing.item_date"),
+        pager_pattern=pager_pattern,
+        article_markers=markers["markers.article"],
+        listing_markers=markers["markers.listing"],
+        cms_markers=tuple(reader.regex_list("markers.html")),
+        require_content=reader.boolean("articles.require_content", False),
     )
 
 
@@ -215,28 +342,53 @@ def _check_css(css: str, path: Path, field_name: str) -> None:
 
 
 class _Reader:
-    """Typed access to dotted TOML fields, turning every mistake into a ProfileError."""
+    """Typed access to dotted TOML fields, turning every mistake into a ProfileError.
+
+    ``sources`` are (file, data) pairs, the portal file first, then its template: a field is
+    read from the first file that has it, and its errors name that file.
+    """
 
     _missing = object()
 
-    def __init__(self, data: dict, path: Path):
-        self.data = data
-        self.path = path
+    def __init__(self, sources: list[tuple[Path, dict]]):
+        self.sources = sources
+        self.path = sources[0][0]
+        self.template_name = Path(sources[1][0]).stem if len(sources) > 1 else ""
 
-    def _get(self, dotted: str, default=_missing):
-        node = self.data
+    @staticmethod
+    def _lookup(data: dict, dotted: str, missing: object) -> object:
+        node = data
         for key in dotted.split("."):
             if not isinstance(node, dict) or key not in node:
-                if default is self._missing:
-                    raise ProfileError(self.path, dotted, "is required")
-                return default
+                return missing
             node = node[key]
         return node
+
+    def origin(self, dotted: str) -> Path:
+        """The file that holds a field (the portal file when none does)."""
+        for path, data in self.sources:
+            if self._lookup(data, dotted, self._missing) is not self._missing:
+                return path
+        return self.path
+
+    def _get(self, dotted: str, default=_missing):
+        for _, data in self.sources:
+            value = self._lookup(data, dotted, self._missing)
+            if value is not self._missing:
+                return value
+        if default is self._missing:
+            where = f" (in the portal file or its template {self.template_name})"
+            raise ProfileError(
+                self.path, dotted, "is required" + (where if self.template_name else "")
+            )
+        return default
 
     def string(self, dotted: str, default=_missing) -> str:
         value = self._get(dotted, default)
         if not isinstance(value, str) or not value.strip() and default is self._missing:
-            raise ProfileError(self.path, dotted, f"must be a non-empty string, got {value!r}")
+            raise ProfileError(
+                self.origin(dotted), dotted, f"must be a non-empty string, got {value!r}"
+            )
         return value
 
     def optional(self, dotted: str):
@@ -245,26 +397,38 @@ class _Reader:
     def optional_string(self, dotted: str) -> str | None:
         value = self._get(dotted, None)
         if value is not None and not isinstance(value, str):
-            raise ProfileError(self.path, dotted, f"must be a string, got {value!r}")
+            raise ProfileError(self.origin(dotted), dotted, f"must be a string, got {value!r}")
         return value or None
+
+    def boolean(self, dotted: str, default: bool) -> bool:
+        value = self._get(dotted, default)
+        if not isinstance(value, bool):
+            raise ProfileError(self.origin(dotted), dotted, f"must be true or false, got {value!r}")
+        return value
 
     def positive_int(self, dotted: str, default: int) -> int:
         value = self._get(dotted, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ProfileError(self.path, dotted, f"must be a positive integer, got {value!r}")
+            raise ProfileError(
+                self.origin(dotted), dotted, f"must be a positive integer, got {value!r}"
+            )
         return value
 
     def string_list(self, dotted: str) -> list[str]:
         value = self._get(dotted, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ProfileError(self.path, dotted, f"must be a list of strings, got {value!r}")
+            raise ProfileError(
+                self.origin(dotted), dotted, f"must be a list of strings, got {value!r}"
+            )
         return value
 
     def _compile(self, dotted: str, pattern: str) -> re.Pattern[str]:
         try:
             return re.compile(pattern)
         except re.error as exc:
-            raise ProfileError(self.path, dotted, f"invalid regular expression: {exc}") from None
+            raise ProfileError(
+                self.origin(dotted), dotted, f"invalid regular expression: {exc}"
+            ) from None
 
     def regex(self, dotted: str) -> re.Pattern[str]:
         return self._compile(dotted, self.string(dotted))

@@ -23,9 +23,10 @@ from pathlib import Path
 
 from archive.store import Archive
 from archive.warc import WarcPointer, iter_records, read_capture
-from crawler.extract import extract_article
+from crawler.extract import extract_article, not_an_article
+from crawler.extract.markers import ARTICLE, page_kind
 from crawler.extraction_pool import generic_profile, generic_requested
-from crawler.items import article_row, holds_article
+from crawler.items import article_row
 from crawler.profiles import Profile, load_profile
 
 CHUNK_SIZE = 32
@@ -94,23 +95,40 @@ def _init_worker(profiles: dict[str, Profile]) -> None:
 
 
 def extract_chunk(
-    data_dir: Path, chunk: list[tuple[str, WarcPointer]]
+    data_dir: Path, chunk: list[tuple[str, WarcPointer, str | None]]
 ) -> tuple[list[dict], list[str]]:
-    """Extract the articles of a chunk of captures; runs in a worker process."""
+    """Extract the articles of a chunk of captures; runs in a worker process.
+
+    Each capture comes with the listing date its row kept (the date printed beside the link
+    the crawl followed), so re-extraction settles the date exactly as the crawl did. Pages
+    the crawl did not archive as articles (placeholders, empty posts, and pages the template's
+    markers say are not articles) are not archived now either.
+    """
     rows, failures = [], []
-    for portal, pointer in chunk:
+    for portal, pointer, listing_date in chunk:
         try:
             capture = read_capture(data_dir, pointer)
             profile = _worker_profiles[portal]
-            article = extract_article(capture.payload, pointer.target_uri, profile)
-            if holds_article(article):  # as the crawl decides: no rows of nulls
-                rows.append(article_row(article, profile, replace(pointer, length=capture.length)))
+            if page_kind(capture.payload, profile) not in (None, ARTICLE):
+                continue
+            article = extract_article(capture.payload, pointer.target_uri, profile, listing_date)
+            if not_an_article(article, profile.require_content) is not None:
+                continue
+            rows.append(article_row(article, profile, replace(pointer, length=capture.length)))
         except Exception as exc:  # a bad record must not sink the other thousands
             failures.append(f"{pointer.filename}@{pointer.offset}: {type(exc).__name__}: {exc}")
     return rows, failures
 
 
 # -- main side ----------------------------------------------------------------------------------
+
+
+def _listing_dates(db_path: Path) -> dict[str, str]:
+    """The listing date each archived row kept, by the URL it was fetched from and its own."""
+    if not db_path.exists():
+        return {}
+    with Archive(db_path) as archive:
+        return archive.listing_dates()
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -135,9 +153,13 @@ def reextract(
         profiles = {name: generic_profile(profile) for name, profile in profiles.items()}
     captures = article_captures(data_dir, profiles, files)
     result.records = len(captures)
+    listing_dates = _listing_dates(data_dir / "archive.db")
     # Keep a file's records together, in offset order: each worker reads forward through a file.
     work = sorted(
-        ((p, pointer) for (p, _), pointer in captures.items()),
+        (
+            (p, pointer, listing_dates.get(pointer.target_uri))
+            for (p, _), pointer in captures.items()
+        ),
         key=lambda item: (item[1].filename, item[1].offset),
     )
     workers = workers or os.cpu_count() or 1

@@ -55,14 +55,18 @@ _NOT_FOUND_BODY = (
 QueryKey = tuple[tuple[str, str], ...]
 
 
-def shared_replica() -> Path | None:
-    """The full sotttt replica next to the repository (``../shared/replica/sotttt``), if present.
+DAKNONG_DEMO_REPLICA = Path(__file__).parent / "demo" / "sldtbxh-daknong"
+"""Small cut of the sldtbxh-daknong replica (EasyWebHub/LacViet CMS), for the tests."""
+
+
+def shared_replica(name: str = "sotttt") -> Path | None:
+    """A full replica next to the repository (``../shared/replica/NAME``), if present.
 
     Benchmarks and the coverage evaluation want the whole site, which is too large to ship in
     the package; the bundled :data:`DEMO_REPLICA` is the fallback everywhere else.
     """
     repo = Path(__file__).resolve().parent.parent
-    candidate = repo.parent / "shared" / "replica" / "sotttt"
+    candidate = repo.parent / "shared" / "replica" / name
     return candidate if (candidate / "pages.tsv").is_file() else None
 
 

@@ -1,4 +1,5 @@
-"""Measure a finished crawl of a sotttt replica against the replica's ground truth.
+"""Measure a finished crawl of a sotttt replica against the replica's ground truth (or, for a
+replica of the EasyWebHub/LacViet CMS such as sldtbxh-daknong, ``scripts/eval_pattern_pager.py``).
 
 A crawl "works" when it archives every article a link-following crawler can reach, with the
 right fields, once each, and every row can be traced back to its WARC record. This script
@@ -17,7 +18,7 @@ server's URL resolution, because "reachable" means "the server answers it"):
 
 Prints a table and, last, one JSON line; exits 1 when a target is missed, 2 on bad input.
 
-Usage: ``python scripts/eval_crawl.py DATA_DIR [--replica DIR]``
+Usage: ``python scripts/eval_crawl.py DATA_DIR [--replica DIR] [--portal NAME]``
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import eval_pattern_pager  # noqa: E402
 
 from crawler.replica import DEMO_REPLICA, ReplicaSite, shared_replica  # noqa: E402
 
@@ -168,7 +171,7 @@ class WarcChecker:
         self.data_dir = data_dir
         self._files: dict[str, object] = {}
 
-    def check(self, row: dict, expected_id: str | None) -> str:
+    def check(self, row: dict, expected_id: str | None, id_of=None) -> str:
         """Empty when the pointer is good, else what is wrong with it."""
         from warcio.archiveiterator import ArchiveIterator
 
@@ -194,7 +197,7 @@ class WarcChecker:
         if found_id != record_id:
             return f"record id {found_id} != {record_id}"
         target = record.rec_headers.get_header("WARC-Target-URI")
-        if article_id(target) != expected_id:
+        if (id_of or article_id)(target) != expected_id:
             return f"target {target} is not article {expected_id}"
         return ""
 
@@ -308,7 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="start_paths",
         help="listing start path (repeatable; default: the sotttt profile's start_paths)",
     )
-    parser.add_argument("--portal", default="sotttt", help="value of articles.portal to evaluate")
+    parser.add_argument(
+        "--portal",
+        default=None,
+        help="value of articles.portal to evaluate (default: sotttt, or sldtbxh-daknong for a "
+        "replica with URL-pattern pagers)",
+    )
     parser.add_argument("--examples", type=int, default=3, help="failing examples per metric")
     args = parser.parse_args(argv)
 
@@ -319,18 +327,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.replica} has no ground_truth.jsonl", file=sys.stderr)
         return 2
     start_paths = args.start_paths
-    if not start_paths:
+    pattern_pager = eval_pattern_pager.is_pattern_pager_replica(args.replica)
+    if not start_paths and not pattern_pager:
         from crawler.profiles import load_profile
 
         start_paths = list(load_profile("sotttt").start_paths)
 
     try:
-        metrics, counts = evaluate(args.data_dir, args.replica, start_paths, args.portal)
+        if pattern_pager:  # the EasyWebHub/LacViet replica (sldtbxh-daknong)
+            metrics, counts = eval_pattern_pager.evaluate(
+                args.data_dir,
+                args.replica,
+                args.portal or "sldtbxh-daknong",
+                Metric,
+                normalise,
+                WarcChecker,
+            )
+            results = eval_pattern_pager.verdict(metrics, counts)
+            all_targets = eval_pattern_pager.TARGETS
+        else:
+            metrics, counts = evaluate(
+                args.data_dir, args.replica, start_paths, args.portal or "sotttt"
+            )
+            results = verdict(metrics, counts)
+            all_targets = TARGETS
     except (InputError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    results = verdict(metrics, counts)
-    targets = {name: (target, kind) for name, target, kind in TARGETS}
+    targets = {name: (target, kind) for name, target, kind in all_targets}
 
     print(f"replica: {args.replica}")
     print(f"crawl:   {args.data_dir}")
@@ -349,11 +373,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<20} {metric.percent:7.2f}% {f'{metric.passed}/{metric.total}':>13} "
             f"{shown_target:>8}  {result:<6}  {metric.description}"
         )
-    dup_result = "ok" if results["duplicate_ids"] else "MISS"
-    print(
-        f"{'duplicate_ids':<20} {counts['duplicate_ids']:>8} {'':>13} {'≤0':>8}  {dup_result:<6}"
-        "  article ids stored more than once"
-    )
+    for name, label in (
+        ("duplicate_ids", "article ids stored more than once"),
+        ("not_articles_archived", "rows for pages that are not articles"),
+    ):
+        if name in results:
+            shown = "ok" if results[name] else "MISS"
+            print(f"{name:<20} {counts[name]:>8} {'':>13} {'≤0':>8}  {shown:<6}  {label}")
+    if "date_sources" in counts:
+        print(f"date sources: {counts['date_sources']}")
     for name, metric in metrics.items():
         if metric.examples and args.examples:
             print(f"\n{name}: failing examples")
@@ -370,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         "replica": str(args.replica),
         **{name: round(metric.percent, 2) for name, metric in metrics.items()},
         **{f"{name}_total": metric.total for name, metric in metrics.items()},
-        **{k: v for k, v in counts.items() if k != "duplicate_examples"},
+        **{k: v for k, v in counts.items() if not k.endswith("_examples")},
         "missed": [name for name, met in results.items() if not met],
     }
     print()

@@ -149,9 +149,9 @@ def select(source: Path) -> tuple[list[dict], dict[str, str]]:
     return [r for r in rows if r["url"] in keep_urls], reasons
 
 
-def build(source: Path, out: Path) -> dict:
-    """Write the demo replica into ``out`` (which must not exist yet); return its statistics."""
-    rows, reasons = select(source)
+def copy_pages(source: Path, out: Path, rows: list[dict]) -> None:
+    """Copy the pages of ``rows`` (pages.tsv rows of ``source``) byte for byte into ``out``
+    (created), with their own ``pages.tsv``."""
     out.mkdir(parents=True)
     for row in rows:
         target = out / row["file"]
@@ -165,6 +165,31 @@ def build(source: Path, out: Path) -> dict:
     writer.writeheader()
     writer.writerows({k: r[k] for k in fields} for r in rows)
     (out / "pages.tsv").write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def write_cut(source: Path, out: Path, fresh_name: str, build_cut, check: bool) -> int:
+    """Build a cut with ``build_cut(source, fresh)`` in a temporary folder, then compare it with
+    ``out`` (``check``) or replace ``out`` with it; the exit status of ``main``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / fresh_name
+        stats = build_cut(source.resolve(), fresh)
+        if check:
+            diffs = _same_tree(fresh, out) if out.exists() else [f"missing: {out}"]
+            for line in diffs[:20]:
+                print(line)
+            print("up to date" if not diffs else f"{len(diffs)} differences")
+            return 1 if diffs else 0
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(fresh, out)
+    print(json.dumps(stats, ensure_ascii=False, indent=1))
+    return 0
+
+
+def build(source: Path, out: Path) -> dict:
+    """Write the demo replica into ``out`` (which must not exist yet); return its statistics."""
+    rows, reasons = select(source)
+    copy_pages(source, out, rows)
     (out / "robots.txt").write_text(ROBOTS_TXT, encoding="utf-8")
 
     listing_urls = {r["url"] for r in rows if r["kind"] == "listing"}
@@ -320,20 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.source is None or not (args.source / "pages.tsv").is_file():
         parser.error("the full replica was not found; pass --source shared/replica/sotttt")
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / "sotttt"
-        stats = build(args.source.resolve(), fresh)
-        if args.check:
-            diffs = _same_tree(fresh, args.out) if args.out.exists() else [f"missing: {args.out}"]
-            for line in diffs[:20]:
-                print(line)
-            print("up to date" if not diffs else f"{len(diffs)} differences")
-            return 1 if diffs else 0
-        if args.out.exists():
-            shutil.rmtree(args.out)
-        shutil.copytree(fresh, args.out)
-    print(json.dumps(stats, ensure_ascii=False, indent=1))
-    return 0
+    return write_cut(args.source, args.out, "sotttt", build, args.check)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from crawler.profiles import load_profile
 from crawler.replica import DEMO_REPLICA, ReplicaSite, split_target
 
 PORTAL = "https://sotttt.hanoi.gov.vn"
@@ -868,12 +869,12 @@ class HostileServer:
         text = text.replace(
             start, start.replace("[\n", '[\n    "/hostile", "/vong-lap", "/lich-cong-tac",\n')
         )
-        listing = "listing = '[?&]p_p_id=101&.*_101_cur=\\d+'"
-        assert listing in text, "sotttt.toml changed: update tests/hostile.py"
-        text = text.replace(
-            listing,
-            "listing = '[?&]p_p_id=101&.*_101_cur=\\d+|/lich-cong-tac\\?ngay='\n"
-            f"max_pages = {MAX_LISTING_PAGES}",
+        # The listing pattern is the Liferay template's; the portal file overrides it.
+        listing = load_profile("sotttt").listing_pattern.pattern
+        assert "'" not in listing, "the template's listing pattern changed: update tests/hostile.py"
+        text += (
+            f"\n[links]\nlisting = '{listing}|/lich-cong-tac\\?ngay='\n"
+            f"max_pages = {MAX_LISTING_PAGES}\n"
         )
         path = directory / "hostile-sotttt.toml"
         path.write_text(text, encoding="utf-8")

@@ -21,6 +21,7 @@ import pytest
 from .conftest import BIN, govarchive
 
 PROFILE = Path(__file__).resolve().parent.parent / "crawler" / "portals" / "sotttt.toml"
+TEMPLATE = Path(__file__).resolve().parent.parent / "crawler" / "templates" / "liferay-cttdt.toml"
 NOWHERE = "http://127.0.0.1:9"  # nothing is fetched anyway: the crawl must refuse first
 
 
@@ -177,16 +178,19 @@ def test_an_unwritable_data_directory(crawled):
          "not valid TOML"),
         (('start_paths = [', 'start_paths = "/vi" \nx = ['), "portal.start_paths",
          "must be a list of strings"),
-        (("listing = '[?&]p_p_id", "listing = '([?&]p_p_id"), "links.listing",
-         "invalid regular expression"),
         (('name = "sotttt"', 'name = "../../etc/sotttt"'), "portal.name",
          "must be letters, digits"),
         (('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi"'), "portal.timezone",
          "unknown time zone"),
-        (('title = "div.asset-full-content-title"', 'title = "div[["'), "selectors.title",
+        (('template = "liferay-cttdt"', 'template = "liferay-nosuch"'), "portal.template",
+         "no such template 'liferay-nosuch'"),
+        # Fields of the template, overridden in the portal file: the portal file is named.
+        (("[portal]", "[links]\nlisting = '([?&]p_p_id'\n\n[portal]"), "links.listing",
+         "invalid regular expression"),
+        (("[portal]", '[selectors]\ntitle = "div[["\n\n[portal]'), "selectors.title",
          "invalid CSS selector"),
-        (("stop_after_known = 20", "stop_after_known = -1"), "incremental.stop_after_known",
-         "must be a positive integer"),
+        (("[portal]", "[incremental]\nstop_after_known = -1\n\n[portal]"),
+         "incremental.stop_after_known", "must be a positive integer"),
     ],
 )  # fmt: skip
 def test_a_malformed_profile_names_its_file_and_field(archive, tmp_path, change, field, problem):
@@ -197,6 +201,35 @@ def test_a_malformed_profile_names_its_file_and_field(archive, tmp_path, change,
     profile.write_text(text.replace(old, new, 1), encoding="utf-8")
     before = snapshot(archive)
     refuses(crawl(archive, portal=str(profile)), f"{profile}: {field}: {problem}")
+    assert snapshot(archive) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        (("listing = '[?&]p_p_id", "listing = '([?&]p_p_id"), "links.listing",
+         "invalid regular expression"),
+        (('title = "div.asset-full-content-title"', 'title = "div[["'), "selectors.title",
+         "invalid CSS selector"),
+        (('order = "DMY"', 'order = "DMD"'), "dates.order", "must be a permutation of DMY"),
+    ],
+)  # fmt: skip
+def test_a_malformed_template_names_the_template_file(archive, tmp_path, change, field, problem):
+    """A portal file naming a template by path: errors in the template name the template."""
+    template_text = TEMPLATE.read_text(encoding="utf-8")
+    old, new = change
+    assert old in template_text
+    template = tmp_path / "broken-template.toml"
+    template.write_text(template_text.replace(old, new, 1), encoding="utf-8")
+    profile = tmp_path / "portal.toml"
+    profile.write_text(
+        PROFILE.read_text(encoding="utf-8").replace(
+            'template = "liferay-cttdt"', 'template = "broken-template.toml"'
+        ),
+        encoding="utf-8",
+    )
+    before = snapshot(archive)
+    refuses(crawl(archive, portal=str(profile)), f"{template}: {field}: {problem}")
     assert snapshot(archive) == before
 
 

@@ -18,7 +18,7 @@ def test_portals_lists_the_bundled_profiles():
     result = govarchive("portals")
     assert result.returncode == 0
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
-    assert names == ["hiza", "sotttt"]
+    assert names == ["hiza", "sldtbxh-daknong", "sotttt"]
     assert "https://sotttt.hanoi.gov.vn" in result.stdout
 
 

@@ -19,10 +19,13 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
+from crawler.extract import not_an_article
+from crawler.extract.markers import LISTING, OTHER, page_kind
 from crawler.extraction_pool import extraction_pool
 from crawler.fatal import describe, stop_crawl
 from crawler.frontier import DiskSet
-from crawler.items import ArticleRemoved, NotAnArticle, article_row, holds_article
+from crawler.items import ArticleRemoved, PageNote, article_row
+from crawler.listings import PROBE, listed_links, next_pattern_page
 from crawler.profiles import Profile, load_profile
 from crawler.settings_util import data_dir_from_settings
 from crawler.urls import UrlMap, is_followable
@@ -135,10 +138,14 @@ class PortalSpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         if response.status != 200 or not isinstance(response, TextResponse):
-            self.listing_failures += 1
+            if not response.meta.get(PROBE):  # a guessed page that is missing is no failure
+                self.listing_failures += 1
             return
         section = response.meta.get("section")
         known_in_a_row = response.meta.get("known_in_a_row", 0)
+        # Item links with the date printed beside them, where the template says how to read them.
+        listed = {self.urls.to_fetch(link.url): link.date for link in self._listed(response)}
+        by_markers = self._classified_by_markers
         listings = []
         for href in dict.fromkeys(response.xpath("//a/@href").getall()):
             if not is_followable(href):
@@ -154,17 +161,51 @@ class PortalSpider(scrapy.Spider):
                 known_in_a_row += 1
             else:
                 known_in_a_row = 0
-                request = self._article_request(fetch_url, article_id, section)
+                request = self._article_request(
+                    fetch_url,
+                    article_id,
+                    section,
+                    listing_date=listed.get(fetch_url),
+                    probe=by_markers and fetch_url not in listed,
+                )
                 if request is not None:
                     yield request
         if self.mode == "incremental":
             if known_in_a_row >= self.profile.stop_after_known:
                 logger.debug("%s: caught up at %s", section, response.url)
                 return
-            listings = self._next_pages(response.url, listings)
+            if not by_markers:  # there, links to listings are other sections, not pages
+                listings = self._next_pages(response.url, listings)
         meta = {"section": section, "known_in_a_row": known_in_a_row}
         for url in listings:
-            yield self._listing_request(url, dict(meta))
+            if by_markers:  # a link shaped like a section: the page will say if it is one
+                yield self._listing_request(url, {"section": self.urls.to_portal(url), PROBE: True})
+            else:
+                yield self._listing_request(url, dict(meta))
+        yield from self._pattern_pager(response, section, meta)
+
+    def _listed(self, response: TextResponse):
+        return listed_links(response, self.profile)
+
+    @property
+    def _classified_by_markers(self) -> bool:
+        """Whether the template tells pages apart by their markers, not by their URLs."""
+        return bool(self.profile.article_markers or self.profile.listing_markers)
+
+    def _pattern_pager(
+        self, response: TextResponse, section: str | None, meta: dict
+    ) -> Iterator[scrapy.Request]:
+        """The next page by the template's URL pattern, once this page proved a listing: the
+        walk ends at a missing page (404), a page that is not a listing (a placeholder), or
+        one that repeats an earlier page (the listing guard drops that one's requests)."""
+        if not self.profile.pager_pattern:
+            return
+        kind = page_kind(response.selector.root, self.profile)
+        if kind is not None and kind != LISTING:
+            return
+        next_url = next_pattern_page(response.url, self.profile)
+        if next_url is not None:
+            yield self._listing_request(next_url, {**meta, PROBE: True})
 
     def listing_failed(self, failure) -> None:
         # Recorded in `fetches` by the WARC middleware; here it only vetoes "vanished" marks.
@@ -184,7 +225,14 @@ class PortalSpider(scrapy.Spider):
             return listings
         return [u for u in listings if self.profile.page_number(u) == current + 1]
 
-    def _article_request(self, url: str, article_id: str, section: str | None):
+    def _article_request(
+        self,
+        url: str,
+        article_id: str,
+        section: str | None,
+        listing_date: str | None = None,
+        probe: bool = False,
+    ):
         # The portal serves one article under many section paths; the id makes them one.
         if article_id in self.seen_article_ids:
             return None
@@ -192,9 +240,12 @@ class PortalSpider(scrapy.Spider):
             return None
         self.seen_article_ids.add(article_id)
         self.articles_scheduled += 1
-        return scrapy.Request(
-            url, callback=self.parse_article, meta={"section": section, "article_id": article_id}
-        )
+        meta = {"section": section, "article_id": article_id}
+        if listing_date:
+            meta["listing_date"] = listing_date
+        if probe:
+            meta[PROBE] = True
+        return scrapy.Request(url, callback=self.parse_article, meta=meta)
 
     # -- articles ----------------------------------------------------------------------------
 
@@ -210,26 +261,35 @@ class PortalSpider(scrapy.Spider):
         if response.status != 200 or not isinstance(response, TextResponse):
             return
         portal_url = self.urls.to_portal(response.url)
+        if self._classified_by_markers and not recheck:
+            kind = page_kind(response.selector.root, self.profile)
+            if kind == LISTING:  # a section at an article-shaped URL
+                section = urlsplit(portal_url).path
+                response.meta.update(section=section)
+                for request in self.parse_listing(response):
+                    yield request
+                return
+            if kind == OTHER:
+                yield PageNote(portal_url, "not an article: the template's markers are missing")
+                return
         # In a worker process unless GOVARCHIVE_EXTRACT_WORKERS=0: the reactor keeps crawling.
         extraction = extraction_pool(self)
         try:
             # The body as bytes, decoded by the extractor exactly as `reextract` decodes the
             # WARC payload, so both give the same row.
-            article = await extraction.extract(response.body, portal_url)
+            article = await extraction.extract(
+                response.body, portal_url, response.meta.get("listing_date")
+            )
         except Exception as exc:
-            # Extraction never raises on bad input (crawler/extract.py): this is a broken
+            # Extraction never raises on bad input (crawler/extract): this is a broken
             # installation or a bug, and it would fail every page the same way.
             stop_crawl(self.crawler, f"extraction failed on {portal_url}: {describe(exc)}")
             return
-        pointer = response.meta.get("warc")
-        if not holds_article(article):
-            record = response.meta.get("warc_record") or pointer
-            if record is not None:
-                yield NotAnArticle(
-                    record.target_uri, record.record_id, "no article: no title, no text"
-                )
+        reason = not_an_article(article, self.profile.require_content)
+        if reason is not None:
+            yield PageNote(portal_url, reason)
             return
-        yield article_row(article, extraction.profile, pointer)
+        yield article_row(article, extraction.profile, response.meta.get("warc"))
         if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
             for attachment in article.attachments:
                 fetch_url = self.urls.to_fetch(attachment.url)

@@ -1,0 +1,206 @@
+"""The generic path: trafilatura, plus cheap template-independent rules for what it gets wrong
+on Vietnamese portals (title from the page's own heading, visible date with its time,
+breadcrumb, byline as the last line, furniture lines)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+
+from crawler.dates import normalize_space, parse_published
+from crawler.extract.article import Article
+from crawler.extract.attachments import _attachments
+from crawler.extract.bylines import _looks_like_account, body_lines, is_account
+from crawler.extract.page import (
+    _BREADCRUMB_XPATH,
+    _DATE_LINE,
+    _FURNITURE_LINES,
+    _HOME_LABELS,
+    _RELATED_HEADINGS,
+    _VIEW_COUNT_LINE,
+    _breadcrumb_category,
+    _generic_sapo,
+    _generic_title,
+    _meta,
+    _same,
+    _visible_date,
+)
+from crawler.extract.parsing import _common_ancestor, _fold, css_to_xpath
+from crawler.extract.walker import _assign_captions, _Block, _dedupe_images, _Walker
+
+if TYPE_CHECKING:
+    from crawler.extract.core import Extraction
+
+
+def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> None:
+    """Fill ``article`` with trafilatura plus template-independent fixes."""
+    document = _trafilatura(ex, root)
+    skip = ex.skip_set(root)
+    traf_title = getattr(document, "title", None) if document is not None else None
+    # The element printing the title also scopes the search for the visible date.
+    article.title, title_el = _generic_title(root, traf_title)
+    iso, raw = (None, None)
+    if title_el is not None:
+        scope = title_el.getparent()
+        for _ in range(3):  # the date sits next to the title, a few levels up at most
+            if scope is None:
+                break
+            iso, raw = _visible_date(scope, ex.profile)
+            if iso:
+                break
+            scope = scope.getparent()
+    source = "page" if iso else None
+    if not iso:
+        published = _meta(root, "article:published_time", "og:published_time", "pubdate")
+        if published:
+            iso, _ = parse_published(published, ex.profile)
+    if not iso and document is not None and document.date:
+        iso = document.date  # date only; trafilatura does not read the time
+    article.published_at, article.published_raw = iso, raw
+    article.date_source = source or ("metadata" if iso else None)
+
+    article.category = _breadcrumb_category(root)
+    if not article.category and document is not None and document.categories:
+        article.category = normalize_space(document.categories[0]) or None
+
+    blocks: list[_Block] = []
+    links: list[tuple[str, str]] = []
+    if document is not None and document.body is not None:
+        walked = _Walker(ex.base, set()).walk(document.body)
+        blocks, article.posted_by = _trim_generic(walked.blocks, article, root)
+        links = walked.links
+    lines = body_lines(blocks, article, None, ex.not_authors)
+    sapo = _generic_sapo(root, skip)
+    if _same(sapo, article.title):
+        sapo = None
+    if sapo and not any(_fold(sapo)[:60] in _fold(line) for line in lines[:3]):
+        lines.insert(0, sapo)
+    article.sapo = sapo
+    article.text = "\n".join(lines)
+
+    # Images and attachments come from the page's own element holding the extracted text,
+    # found by locating the first and last long paragraphs: trafilatura's own image output
+    # drifts into sidebars of banner images on these templates.
+    container = _locate_container(root, lines)
+    if container is not None:
+        walked = _Walker(ex.base, skip).walk(container)
+        blocks = walked.blocks
+        for index, block in enumerate(blocks):  # broken HTML: the page follows the body
+            folded = block.text.casefold().strip(" :")
+            if folded in _RELATED_HEADINGS or folded in _FURNITURE_LINES:
+                blocks = blocks[:index]
+                break
+        _assign_captions(blocks)
+        article.images = _dedupe_images(blocks)
+        article.attachments = _attachments(walked.links)
+    else:
+        article.attachments = _attachments(links)
+    if article.author is None and article.source is None and document is not None:
+        candidate = normalize_space(document.author or "")
+        if candidate and not is_account(candidate, ex.not_authors):
+            article.author = candidate
+
+
+def _trafilatura(ex: Extraction, root: etree._Element) -> Any:
+    ex.used_trafilatura = True
+    import trafilatura
+
+    prune = None
+    if ex.profile and ex.profile.selectors.remove:
+        prune = [css_to_xpath(s) for s in ex.profile.selectors.remove]
+    try:
+        return trafilatura.bare_extraction(
+            root,
+            url=ex.url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            include_images=False,  # with images it wanders into sidebars of banners
+            include_links=True,
+            include_formatting=True,  # keeps italics, which mark captions
+            deduplicate=False,
+            favor_precision=True,
+            prune_xpath=prune,
+        )
+    except (ImportError, MemoryError):
+        raise  # the installation or the machine, not this page
+    except Exception:  # noqa: BLE001 - trafilatura failing on a page means "nothing found"
+        return None
+
+
+def _trim_generic(
+    blocks: list[_Block], article: Article, root: etree._Element
+) -> tuple[list[_Block], str | None]:
+    """Drop page furniture that trafilatura keeps: breadcrumb, title, date, related list.
+
+    Also returns the CMS account line found under the body, if any (the generic posted_by).
+    """
+    crumbs = set()
+    for crumb in root.xpath(_BREADCRUMB_XPATH)[:3]:
+        crumbs.update(normalize_space(t).casefold() for t in crumb.itertext())
+    crumbs.discard("")
+    out: list[_Block] = []
+    leading = True
+    for block in blocks:
+        if block.image is not None:
+            out.append(block)
+            continue
+        line = block.text
+        folded = line.casefold()
+        if folded.strip(" :") in _RELATED_HEADINGS:
+            break
+        if folded in _FURNITURE_LINES or _VIEW_COUNT_LINE.match(line) or _DATE_LINE.match(line):
+            continue
+        if leading and _same(line, article.title):
+            continue  # the title printed again (or as the lead) above the body
+        if leading and len(line) < 80:
+            if (
+                folded in _HOME_LABELS
+                or folded in crumbs
+                or _same(line, article.category)
+                or block.heading
+            ):
+                continue
+        leading = False
+        out.append(block)
+    posted_by = None
+    if out and out[-1].image is None and _looks_like_account(out[-1].text):
+        posted_by = out.pop().text  # the CMS account the template prints under the body
+    return out, posted_by
+
+
+_PROBE_XPATH = (
+    "//body//*[self::p or self::div or self::td or self::li or self::span or self::strong or "
+    "self::font or self::h2 or self::h3 or self::blockquote][contains(normalize-space(.), $probe)]"
+)
+
+
+def _locate_container(root: etree._Element, lines: list[str]) -> etree._Element | None:
+    """The page element holding the extracted text: the common ancestor of the elements that
+    print its first and its last long paragraph."""
+    long_lines = [line for line in lines if len(line) >= 40]
+    anchors = []
+    for candidates in (long_lines[:5], long_lines[::-1][:5]):
+        for line in candidates:
+            found = root.xpath(_PROBE_XPATH, probe=line[:30])
+            if found:
+                anchors.append(min(found, key=lambda el: len(el.text_content())))
+                break
+    if not anchors:
+        return None
+    container = _common_ancestor(anchors)
+    if container is not None and len(anchors) == 1 and container.getparent() is not None:
+        container = container.getparent()
+    return container
+
+
+@lru_cache(maxsize=1)
+def _trafilatura_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("trafilatura")
+    except Exception:  # noqa: BLE001
+        return "unknown"

@@ -1,0 +1,179 @@
+"""Page-level fields: canonical URL, title, visible date, breadcrumb category, sapo."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from crawler.dates import normalize_space, parse_published
+from crawler.extract.parsing import _attr_url, _fold, _text_of
+from crawler.urls import canonical_url
+
+if TYPE_CHECKING:
+    from crawler.profiles import Profile
+
+_HOME_LABELS = frozenset({"trang chủ", "trang chu", "home", "trang nhất", "homepage"})
+_RELATED_HEADINGS = frozenset(
+    {
+        "các tin khác",
+        "tin khác",
+        "tin liên quan",
+        "bài viết liên quan",
+        "tin cùng chuyên mục",
+        "các tin đã đưa",
+        "tin đã đưa",
+        "other news",
+        "related news",
+        "related articles",
+        "xem thêm",
+    }
+)
+_FURNITURE_LINES = frozenset(
+    {"in bài viết", "gửi mail", "gửi email", "chia sẻ", "in", "print", "email", "về đầu trang"}
+)
+_DATE_LINE = re.compile(
+    r"^(?:ngày đăng|publish date|cập nhật|ngày cập nhật|đăng lúc)?\s*:?\s*"
+    r"(?:thứ [^,]+,\s*)?\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:\s*\|?\s*\d{1,2}:\d{2}(?:\s*[ap]m)?)?"
+    r"(?:\s*\|\s*(?:view count|lượt xem)\s*:?\s*\d*)?$",
+    re.IGNORECASE,
+)
+_VIEW_COUNT_LINE = re.compile(
+    r"^(?:\|\s*)?(?:view count|lượt xem|số lượt xem)\s*:?\s*[\d.,]*$", re.IGNORECASE
+)
+_TITLE_SEPARATORS = (" - ", " | ", " – ", " — ", " :: ", " « ", " » ")
+_DATE_HINT_XPATH = (
+    "descendant-or-self::*[self::time or contains(translate(@class,"
+    "'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz'),'date') or "
+    "contains(translate(@class,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz'),'time')"
+    " or contains(translate(@class,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz'),"
+    "'ngay')]"
+)
+_BREADCRUMB_XPATH = (
+    "//*[contains(translate(@class,'ABCDEFGHIJKLMNOPQRSTUVWXYZ','abcdefghijklmnopqrstuvwxyz'),"
+    "'breadcrumb') or contains(translate(@id,'ABCDEFGHIJKLMNOPQRSTUVWXYZ',"
+    "'abcdefghijklmnopqrstuvwxyz'),'breadcrumb') or contains(@class,'chuyenmuc')]"
+)
+_SAPO_XPATH = (
+    "//*[self::p or self::div or self::h2 or self::span][contains(concat(' ',normalize-space("
+    "@class),' '),' sapo ') or contains(concat(' ',normalize-space(@class),' '),' lead ') or "
+    "contains(concat(' ',normalize-space(@class),' '),' summary ') or contains(concat(' ',"
+    "normalize-space(@class),' '),' chapeau ')]"
+)
+_TITLE_CANDIDATES_XPATH = (
+    "//body//*[self::h1 or self::h2 or self::h3 or self::h4 or self::div or self::p or "
+    "self::span or self::strong or self::td or self::a][string-length(normalize-space(.)) >= 8 "
+    "and string-length(normalize-space(.)) <= $limit]"
+)
+
+
+def _canonical(root: etree._Element, url: str, profile: Profile | None = None) -> str:
+    """The page's canonical URL (session ids dropped, query sorted), else its own URL.
+
+    With a profile, a canonical link naming another article (or no article: a template that
+    points every page at the homepage, a copy pointing at the outlet it came from) is ignored,
+    so one page can never overwrite another article's row.
+    """
+    for link in root.iterfind(".//link[@rel]"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            href = _attr_url(link.get("href"), url)
+            if href and urlsplit(href).scheme in ("http", "https"):
+                fetched_id = profile.article_id(url) if profile else None
+                if fetched_id is None or profile.article_id(href) == fetched_id:
+                    return canonical_url(href)
+                break
+    return canonical_url(url)
+
+
+def _base_url(root: etree._Element, url: str) -> str:
+    base = root.find(".//base[@href]")
+    return (_attr_url(base.get("href"), url) or url) if base is not None else url
+
+
+def _page_title(root: etree._Element) -> str:
+    el = root.find(".//title")
+    return _text_of(el) if el is not None else ""
+
+
+def _meta(root: etree._Element, *names: str) -> str | None:
+    for el in root.iterfind(".//meta"):
+        key = (el.get("property") or el.get("name") or "").lower()
+        if key in names:
+            value = normalize_space(el.get("content") or "")
+            if value:
+                return value
+    return None
+
+
+def _generic_title(
+    root: etree._Element, fallback: str | None
+) -> tuple[str | None, etree._Element | None]:
+    """The visible heading that the ``<title>`` starts with, else og:title/trafilatura/<title>.
+
+    Portal pages put "Article title - Section - Site" in ``<title>`` and print the article title
+    in some element; h1 is often a portlet caption ("Tin tức nổi bật"), so matching the two is
+    more reliable than any tag name. Returns the title and the element printing it, if found.
+    """
+    page_title = _page_title(root)
+    if page_title:
+        best, best_el = "", None
+        # string-length counts raw characters; _text_of may shorten them (NBSP runs, NFC).
+        for el in root.xpath(_TITLE_CANDIDATES_XPATH, limit=2 * len(page_title)):
+            text = _text_of(el)
+            if len(text) > len(best) and page_title.startswith(text):
+                rest = page_title[len(text) :]
+                if not rest or rest.startswith(_TITLE_SEPARATORS):
+                    best, best_el = text, el
+        if best:
+            return best, best_el
+    for candidate in (_meta(root, "og:title", "twitter:title"), fallback):
+        if candidate:
+            return candidate, None
+    if page_title:
+        for separator in _TITLE_SEPARATORS:
+            if separator in page_title:
+                return page_title.split(separator)[0].strip(), None
+    return page_title or None, None
+
+
+def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str | None, str | None]:
+    """First date-like element in ``scope`` (class mentions date/time, or <time>) that parses."""
+    for el in scope.xpath(_DATE_HINT_XPATH)[:30]:
+        if el.tag == "time" and el.get("datetime"):
+            iso, _ = parse_published(el.get("datetime") or "", profile)
+            if iso:
+                return iso, _text_of(el) or el.get("datetime")
+        text = _text_of(el)
+        if not text or len(text) > 120 or not any(ch.isdigit() for ch in text):
+            continue
+        iso, raw = parse_published(text, profile)
+        if iso:
+            return iso, raw
+    return None, None
+
+
+def _breadcrumb_category(root: etree._Element) -> str | None:
+    for crumb in root.xpath(_BREADCRUMB_XPATH)[:3]:
+        items = [normalize_space(t) for t in crumb.itertext()]
+        items = [
+            t for t in items if t and t.casefold() not in _HOME_LABELS and t not in (">", "»", "/")
+        ]
+        if items:
+            return items[-1].strip(" >»/")
+    return None
+
+
+def _generic_sapo(root: etree._Element, skip: set[etree._Element]) -> str | None:
+    for el in root.xpath(_SAPO_XPATH)[:5]:
+        if el in skip:
+            continue
+        text = _text_of(el)
+        if len(text) >= 20:
+            return text
+    return None
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and _fold(a).strip(" .:") == _fold(b).strip(" .:")
