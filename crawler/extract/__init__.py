@@ -20,6 +20,7 @@ One module per job:
 from crawler.extract.article import (
     EXTRACTOR_NAME,
     EXTRACTOR_VERSION,
+    FELL_BACK_TO_GENERIC,
     Article,
     Attachment,
     Image,
@@ -33,6 +34,7 @@ from crawler.extract.parsing import css_to_xpath
 __all__ = [
     "EXTRACTOR_NAME",
     "EXTRACTOR_VERSION",
+    "FELL_BACK_TO_GENERIC",
     "Article",
     "Attachment",
     "Byline",

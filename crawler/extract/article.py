@@ -9,6 +9,9 @@ EXTRACTOR_NAME = "govarchive-extract"
 #: Bump when a change alters extracted fields, so rows can be re-extracted selectively.
 #: 2: text in Unicode NFC, legacy Vietnamese charsets detected, canonical URLs normalised.
 EXTRACTOR_VERSION = 2
+#: Added to the extractor stamp when a profile's body selector matched nothing and the page was
+#: extracted generically; a crawl where most pages do reports profile drift.
+FELL_BACK_TO_GENERIC = "fallback/generic"
 
 
 @dataclass
@@ -75,8 +78,6 @@ def not_an_article(article: Article, require_content: bool = False) -> str | Non
     on some CMSs it is a published item whose document went missing, on others an abandoned
     draft the generator still publishes.
     """
-    if article.extractor and " error/" in article.extractor:
-        return None  # extraction failed: keep the row, re-extraction can fix it
     has_content = bool(article.text.strip() or article.images or article.attachments)
     if not article.title and not has_content:
         return "not an article: no title and no content (placeholder page)"

@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from crawler.dates import parse_published
-from crawler.extract.article import EXTRACTOR_NAME, EXTRACTOR_VERSION, Article
+from crawler.extract.article import (
+    EXTRACTOR_NAME,
+    EXTRACTOR_VERSION,
+    FELL_BACK_TO_GENERIC,
+    Article,
+)
 from crawler.extract.decoding import _looks_binary, decode_html
 from crawler.extract.generic_path import _trafilatura_version, extract_generic
 from crawler.extract.language import _language
@@ -44,20 +49,14 @@ def extract_article(
     beside the link on the listing the crawl followed ("(06/05/2019)"), if any: it is used when
     the page prints none (see :func:`apply_listing_date`). Broken HTML, an empty body or binary
     data give an :class:`Article` with whatever could be found (at worst only ``url``).
+
+    An exception therefore means our code or its installation is broken (a missing module, a
+    bug), which no page can cause alone: it propagates, and a crawl stops on it
+    (crawler/fatal.py) instead of storing a row of nulls for every page.
     """
     if isinstance(html, (bytearray, memoryview)):
         html = bytes(html)
-    try:
-        return Extraction(html, url, profile, listing_date).run()
-    except Exception as exc:  # noqa: BLE001 - a crawl of 100k pages must not die on one page
-        # Last-resort guard: the code above is written not to raise, but a pure function that
-        # every ingestion path shares must not take a crawl down with it. The extractor field
-        # says what happened, so such rows can be found and re-extracted after a fix.
-        return Article(
-            url=url,
-            language=profile.language if profile else None,
-            extractor=f"{EXTRACTOR_NAME}/{EXTRACTOR_VERSION} error/{type(exc).__name__}",
-        )
+    return Extraction(html, url, profile, listing_date).run()
 
 
 def apply_listing_date(article: Article, listing_date: str | None, profile: Profile | None) -> None:
@@ -98,6 +97,7 @@ class Extraction:
         self.listing_date = listing_date
         self.not_authors = profile.not_authors if profile else ()
         self.used_trafilatura = False
+        self.fell_back = False
         self.base = url
 
     def run(self) -> Article:
@@ -121,6 +121,7 @@ class Extraction:
         if body_el is not None:
             extract_with_profile(self, root, body_el, article)
         else:
+            self.fell_back = True
             extract_generic(self, root, article)
         article.language = _language(root, article.text, self.profile)
         return self._finish(article)
@@ -138,6 +139,8 @@ class Extraction:
             parts.append(f"trafilatura/{_trafilatura_version()}")
         if self.profile is not None:
             parts.append(f"profile/{self.profile.name}")
+            if self.profile.selectors.body and self.fell_back:
+                parts.append(FELL_BACK_TO_GENERIC)
         article.extractor = " ".join(parts)
         return article
 

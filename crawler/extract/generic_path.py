@@ -124,7 +124,9 @@ def _trafilatura(ex: Extraction, root: etree._Element) -> Any:
             favor_precision=True,
             prune_xpath=prune,
         )
-    except Exception:  # noqa: BLE001 - trafilatura failing means "nothing found"
+    except (ImportError, MemoryError):
+        raise  # the installation or the machine, not this page
+    except Exception:  # noqa: BLE001 - trafilatura failing on a page means "nothing found"
         return None
 
 
