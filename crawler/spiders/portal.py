@@ -296,6 +296,12 @@ class PortalSpider(scrapy.Spider):
                 if urlsplit(fetch_url).hostname in self.allowed_domains:
                     # Archived by the WARC middleware; nothing to parse.
                     yield scrapy.Request(fetch_url, callback=self.archived_only, priority=-1)
+        if self._classified_by_markers and not recheck:
+            # Where URLs cannot tell articles from listings, an article's own links ("TIN ĐÃ
+            # ĐƯA" boxes, menus) are followed like a listing's: they are how some posts and
+            # sections are reached at all.
+            for request in self.parse_listing(response):
+                yield request
 
     def archived_only(self, response: Response) -> None:
         return None
