@@ -109,7 +109,5 @@ async def article_extras(db: Any, url: str) -> dict[str, Any]:
     return {
         "images": [dict(row) for row in images.rows],
         "attachments": [dict(row) for row in attachments.rows],
-        "versions": [
-            {**dict(row), "diff_lines": diff_lines(row["diff"])} for row in versions.rows
-        ],
+        "versions": [{**dict(row), "diff_lines": diff_lines(row["diff"])} for row in versions.rows],
     }

@@ -65,7 +65,7 @@ class YearFacet(Facet):
                 )
             results.append(
                 {
-                    "name": f"{column} (year)",
+                    "name": column,
                     "type": self.type,
                     "results": values,
                     "hideable": source_and_config["source"] != "metadata",

@@ -12,6 +12,7 @@ Snippets are computed for the page of results being shown (20 articles), never f
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -57,10 +58,15 @@ def _aligned(text: str) -> tuple[str, str, list[int] | None]:
         return text, folded, None
     pieces, positions = [], []
     for index, char in enumerate(text):
-        folded_char = fold(char)
+        folded_char = _fold_char(char)
         pieces.append(folded_char)
         positions.extend([index] * len(folded_char))
     return text, "".join(pieces), positions
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    return fold(char)
 
 
 def _spans(text: str, query: str) -> tuple[str, list[tuple[int, int]]]:

@@ -100,7 +100,9 @@ class Browser:
     def _attach(self) -> str:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            pages = [t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page"]
+            pages = [
+                t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page"
+            ]
             if pages:
                 break
             time.sleep(0.1)
@@ -169,10 +171,20 @@ class Browser:
                     errors.append(entry["text"])
         return errors
 
-    def screenshot(self, path: Path, max_height: int = 3000) -> Path:
-        """A PNG of the page from the top, as tall as its content (up to ``max_height``)."""
-        height = self.evaluate("document.documentElement.scrollHeight") or self.height
-        clip = {"x": 0, "y": 0, "width": self.width, "height": min(height, max_height), "scale": 1}
+    def screenshot(
+        self, path: Path, max_height: int = 3000, from_selector: str | None = None
+    ) -> Path:
+        """A PNG of the page as tall as its content (up to ``max_height``), from the top or
+        from the element ``from_selector`` finds."""
+        top = 0
+        if from_selector:
+            top = self.evaluate(
+                f"Math.max(0, document.querySelector({json.dumps(from_selector)})"
+                ".getBoundingClientRect().top + window.scrollY - 10)"
+            )
+        height = (self.evaluate("document.documentElement.scrollHeight") or self.height) - top
+        clip = {"x": 0, "y": top, "width": self.width, "height": min(height, max_height),
+                "scale": 1}  # fmt: skip
         data = self.send("Page.captureScreenshot", format="png", clip=clip,
                          captureBeyondViewport=True)["data"]  # fmt: skip
         path.parent.mkdir(parents=True, exist_ok=True)
