@@ -95,6 +95,19 @@ HIDDEN_BY_DEFAULT = (
 _ARTICLES_HTML = re.compile(r"^/(?P<database>[^/.]+)/articles$")
 
 
+async def _hidden_columns(datasette: Any, database: str) -> list[tuple[str, str]]:
+    """``_nocol`` pairs for the default-hidden columns this archive has (looked up once: a
+    column is never dropped, and one added while serving merely shows)."""
+    cache = datasette.__dict__.setdefault("_govarchive_hidden_columns", {})
+    if database not in cache:
+        try:
+            columns = await datasette.get_database(database).table_columns("articles")
+        except KeyError:
+            return []
+        cache[database] = [("_nocol", name) for name in HIDDEN_BY_DEFAULT if name in columns]
+    return cache[database]
+
+
 async def _default_columns(datasette: Any, path: str, query_string: bytes) -> bytes:
     """``_nocol=`` the columns hidden by default, unless the request chose its columns."""
     view = _ARTICLES_HTML.match(path)
@@ -103,11 +116,7 @@ async def _default_columns(datasette: Any, path: str, query_string: bytes) -> by
     keys = {key for key, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)}
     if keys & {"_col", "_nocol"}:
         return query_string
-    try:
-        columns = await datasette.get_database(view["database"]).table_columns("articles")
-    except KeyError:
-        return query_string
-    hidden = [("_nocol", name) for name in HIDDEN_BY_DEFAULT if name in columns]
+    hidden = await _hidden_columns(datasette, view["database"])
     if not hidden:
         return query_string
     extra = urlencode(hidden).encode("ascii")
@@ -293,12 +302,16 @@ async def _results(datasette: Any, database: str, rows: list[Any], query: str) -
     if not urls:
         return []
     db = datasette.get_database(database)
-    texts = await db.execute(
-        f"select url, text from articles where url in ({', '.join('?' * len(urls))})", urls
+    stored = await db.execute(
+        "select url, text, fetched_url, crawled_at, warc_filename from articles"
+        f" where url in ({', '.join('?' * len(urls))})",
+        urls,
     )
-    text_of = {row["url"]: row["text"] for row in texts.rows}
+    stored_by_url = {row["url"]: row for row in stored.rows}
+    template = _replay_template(datasette, database)
     results = []
     for row in rows:
+        full = stored_by_url.get(row["url"])
         keys = row.keys()
         published_at = row["published_at"] if "published_at" in keys else None
         results.append(
@@ -311,10 +324,28 @@ async def _results(datasette: Any, database: str, rows: list[Any], query: str) -
                 "published_local": article_page.local_date(published_at),
                 "portal": row["portal"] if "portal" in keys else None,
                 "category": row["category"] if "category" in keys else None,
-                "snippet": snippet(text_of.get(row["url"]), query),
+                "snippet": snippet(full["text"] if full else None, query),
+                "archived": _archived_link(datasette, database, template, full),
             }
         )
     return results
+
+
+def _archived_link(
+    datasette: Any, database: str, template: str | None, row: Any
+) -> tuple[str, str] | None:
+    """``(href, title)`` of the archived page: its replay when configured, else our capture."""
+    if row is None:
+        return None
+    fetched = row["fetched_url"] or row["url"]
+    if template:
+        href = replay_link(template, fetched, row["crawled_at"] or "")
+        if href:
+            return href, f"Replay this capture of {fetched}"
+    if row["warc_filename"]:
+        path = datasette.urls.path(article_page.capture_path(database, row["url"]))
+        return path, f"The archived page as served, sandboxed ({fetched})"
+    return None
 
 
 def _timeline_charts(datasette: Any, database: str) -> dict[str, Any]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sqlite3
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,12 +29,31 @@ from .conftest import govarchive
 from .test_serve_safety import Served, chromium  # noqa: F401 - chromium is a fixture
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+#: Check the pages of another archive instead (e.g. a crawl of the whole shared replica):
+#: GOVARCHIVE_PAGES_ARCHIVE=DATA_DIR pytest tests/test_pages.py
+OTHER_ARCHIVE = os.environ.get("GOVARCHIVE_PAGES_ARCHIVE")
+
+
+@dataclass
+class Pages:
+    data: Path
+    screenshots: Path
 
 
 @pytest.fixture(scope="module")
-def served(crawled):
-    assert crawled.result.returncode in (0, 1), crawled.result.stderr[-2000:]
-    server = Served(crawled.data)
+def pages(request) -> Pages:
+    """The archive whose pages are checked: the session's demo crawl unless told otherwise."""
+    if OTHER_ARCHIVE:
+        data = Path(OTHER_ARCHIVE)
+        return Pages(data, SCREENSHOTS / data.name)
+    crawl = request.getfixturevalue("crawled")  # tests/conftest.py: one crawl per session
+    assert crawl.result.returncode in (0, 1), crawl.result.stderr[-2000:]
+    return Pages(crawl.data, SCREENSHOTS / "demo")
+
+
+@pytest.fixture(scope="module")
+def served(pages):
+    server = Served(pages.data)
     yield server
     server.stop()
 
@@ -43,8 +64,8 @@ def browser(chromium, tmp_path_factory):  # noqa: F811
         yield opened
 
 
-def query(crawled, sql: str, *params) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(f"file:{crawled.data / 'archive.db'}?immutable=1", uri=True)
+def query(pages: Pages, sql: str, *params) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(f"file:{pages.data / 'archive.db'}?immutable=1", uri=True)
     conn.row_factory = sqlite3.Row
     try:
         return conn.execute(sql, params).fetchall()
@@ -52,16 +73,16 @@ def query(crawled, sql: str, *params) -> list[sqlite3.Row]:
         conn.close()
 
 
-def screenshot(browser: Browser, name: str, from_selector: str | None = None) -> Path:
-    path = browser.screenshot(SCREENSHOTS / f"{name}.png", from_selector=from_selector)
+def screenshot(browser: Browser, pages: Pages, name: str, from_selector: str | None = None) -> Path:
+    path = browser.screenshot(pages.screenshots / f"{name}.png", from_selector=from_selector)
     print(f"screenshot: {path}")
     assert path.stat().st_size > 10_000  # a page, not a blank
     return path
 
 
-def test_the_article_page_reads_as_an_article(crawled, served, browser):
+def test_the_article_page_reads_as_an_article(pages, served, browser):
     [article] = query(
-        crawled,
+        pages,
         "select * from articles a where length(text) > 1000"
         " and exists (select 1 from images where article_url = a.url)"
         " order by published_at desc limit 1",
@@ -88,7 +109,7 @@ def test_the_article_page_reads_as_an_article(crawled, served, browser):
     )
     assert time_element[0] == article["published_at"]
     assert article["published_raw"] in time_element[1]
-    images = query(crawled, "select * from images where article_url = ?", article["url"])
+    images = query(pages, "select * from images where article_url = ?", article["url"])
     assert browser.evaluate("document.querySelectorAll('.images figure').length") == len(images)
     # The archived page: an iframe that may run nothing, on a route that says the same.
     iframe = browser.evaluate(
@@ -103,11 +124,11 @@ def test_the_article_page_reads_as_an_article(crawled, served, browser):
     cells = browser.evaluate("document.querySelectorAll('details.all-columns td').length")
     assert cells == len(article.keys())
     assert browser.javascript_errors() == []
-    screenshot(browser, "article")
-    screenshot(browser, "article-provenance", from_selector=".govarchive-provenance")
+    screenshot(browser, pages, "article")
+    screenshot(browser, pages, "article-provenance", from_selector=".govarchive-provenance")
 
 
-def test_search_shows_highlighted_snippets_not_whole_texts(crawled, served, browser):
+def test_search_shows_highlighted_snippets_not_whole_texts(pages, served, browser):
     browser.open(served.url + "/archive/articles?_search=hoi+nghi")
     results = browser.evaluate(
         "[...document.querySelectorAll('.govarchive-results li')].map(li => ({"
@@ -117,7 +138,7 @@ def test_search_shows_highlighted_snippets_not_whole_texts(crawled, served, brow
         " marks: [...li.querySelectorAll('mark')].map(m => m.textContent)}))"
     )
     [count] = query(
-        crawled, "select count(*) from articles_fts where articles_fts match ?", '"hoi" "nghi"'
+        pages, "select count(*) from articles_fts where articles_fts match ?", '"hoi" "nghi"'
     )
     assert len(results) == min(20, count[0]) >= 5
     marks = [mark for result in results for mark in result["marks"]]
@@ -133,7 +154,7 @@ def test_search_shows_highlighted_snippets_not_whole_texts(crawled, served, brow
     assert longest_cell < 1000
     # Newest first, one click from most relevant first.
     dates = [row["published_at"] for row in query(
-        crawled, "select published_at from articles where rowid in (select rowid from"
+        pages, "select published_at from articles where rowid in (select rowid from"
         " articles_fts where articles_fts match ?) order by published_at desc limit 20",
         '"hoi" "nghi"',
     )]  # fmt: skip
@@ -151,16 +172,16 @@ def test_search_shows_highlighted_snippets_not_whole_texts(crawled, served, brow
     )
     assert {"portal", "category", "published_at"} <= set(facets)
     assert browser.javascript_errors() == []
-    screenshot(browser, "search-hoi-nghi")
+    screenshot(browser, pages, "search-hoi-nghi")
 
 
-def test_the_database_page_charts_the_timeline(crawled, served, browser):
+def test_the_database_page_charts_the_timeline(pages, served, browser):
     browser.open(served.url + "/archive")
     bars = browser.wait_for(
         "document.querySelectorAll('#chart-articles_per_month svg .mark-rect path').length"
     )
     months = query(
-        crawled,
+        pages,
         "select count(distinct substr(published_at, 1, 7) || portal) from articles"
         " where published_at glob '[0-9]*'",
     )[0][0]
@@ -169,7 +190,7 @@ def test_the_database_page_charts_the_timeline(crawled, served, browser):
     queries = browser.evaluate("[...document.querySelectorAll('#queries + ul a')].length")
     assert queries == len(datasette_metadata()["databases"]["archive"]["queries"])
     assert browser.javascript_errors() == []
-    screenshot(browser, "database-timeline")
+    screenshot(browser, pages, "database-timeline")
 
 
 def test_relevance_search_lists_results_with_snippets(served, browser):
@@ -221,14 +242,14 @@ def test_jsonl_renders_one_object_per_line(served):
     assert lines and all(json.loads(line)["article_url"] for line in lines)
 
 
-def test_export_writes_csv_and_json_lines(crawled, tmp_path):
+def test_export_writes_csv_and_json_lines(pages, tmp_path):
     since = "2015-01-01"
     [expected] = query(
-        crawled, "select count(*) from articles where portal = 'sotttt' and published_at >= ?",
+        pages, "select count(*) from articles where portal = 'sotttt' and published_at >= ?",
         since,
     )  # fmt: skip
     out = tmp_path / "articles.jsonl"
-    result = govarchive("export", "--data", str(crawled.data), "--format", "jsonl",
+    result = govarchive("export", "--data", str(pages.data), "--format", "jsonl",
                         "--portal", "sotttt", "--since", since, str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -237,11 +258,11 @@ def test_export_writes_csv_and_json_lines(crawled, tmp_path):
     assert any(row["images"] for row in rows) and "warc_record_id" in rows[0]
 
     out = tmp_path / "articles.csv"
-    result = govarchive("export", "--data", str(crawled.data), "--format", "csv", str(out))
+    result = govarchive("export", "--data", str(pages.data), "--format", "csv", str(out))
     assert result.returncode == 0, result.stderr
     with open(out, newline="", encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    [total] = query(crawled, "select count(*) from articles")
+    [total] = query(pages, "select count(*) from articles")
     assert len(table) == total[0] and table[0]["url"].startswith("https://")
 
     missing = govarchive("export", "--data", str(tmp_path / "none"), "--format", "csv", "-")
