@@ -40,12 +40,12 @@ def test_versions_diff_silent_edit_and_removal_are_shown(tmp_path):
     use_govarchive_plugin()
     datasette = Datasette(files=[str(path)], metadata=datasette_metadata())
 
-    async def fetch() -> str:
-        response = await datasette.client.get("/archive/articles/" + tilde_encode(URL))
+    async def fetch(path: str) -> str:
+        response = await datasette.client.get(path)
         assert response.status_code == 200, response.text
         return response.text
 
-    page = asyncio.run(fetch())
+    page = asyncio.run(fetch("/archive/articles/" + tilde_encode(URL)))
     assert '<h1 class="article-title">Hội nghị tổng kết</h1>' in page
     assert "<p>Đoạn một.</p>" in page and "<p>Đoạn hai đã sửa.</p>" in page
     assert page.count("<p>Mở đầu.</p>") == 0 and '<p class="sapo">Mở đầu.</p>' in page
@@ -54,6 +54,12 @@ def test_versions_diff_silent_edit_and_removal_are_shown(tmp_path):
     assert "Removed from the portal" in page and "gone (404)" in page
     assert "Toàn cảnh hội nghị" in page and "Quyết định 12" in page
     assert "Versions (2)" in page
+
+    # The timeline's data on the database page counts the edit (silent) and the removal.
+    database_page = asyncio.run(fetch("/archive"))
+    assert '{"articles": 1, "change": "silent edit", "month": "2024-05"}' in database_page
+    assert '{"articles": 1, "change": "removal", "month": "2024-06"}' in database_page
+    assert '{"articles": 1, "month": "2024-04", "portal": "hanoi"}' in database_page
 
 
 def test_dates_paragraphs_citation_and_diff_helpers():
