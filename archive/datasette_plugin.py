@@ -153,7 +153,10 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
 def fts_match(query: object) -> object:
     """What a user typed as an FTS5 match expression on the folded index, each word quoted (as
     Datasette's ``_search`` does): ``fts_match('Hội nghị')`` → ``"Hoi" "nghi"``."""
-    return escape_fts(fold(query)) if isinstance(query, str) else query
+    if not isinstance(query, str):
+        return query
+    # Nothing to look for (an empty box, a lone quote) matches nothing instead of failing.
+    return escape_fts(fold(query)) or '""'
 
 
 # -- provenance -------------------------------------------------------------------------------

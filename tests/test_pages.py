@@ -208,6 +208,9 @@ def test_relevance_search_lists_results_with_snippets(served, browser):
     assert browser.evaluate("document.querySelectorAll('.govarchive-results li').length") >= 5
     assert browser.evaluate("document.querySelectorAll('.govarchive-results mark').length") >= 5
     assert browser.javascript_errors() == []
+    for empty in ("", "?q=", "?q=%22"):  # nothing to look for: the form, no error
+        page = get(served, "/archive/search_by_relevance" + empty).decode()
+        assert 'name="q"' in page and "message-error" not in page
 
 
 def get(served, path: str) -> bytes:
