@@ -24,6 +24,8 @@ from archive.textfold import fold
 __all__ = ["highlight", "query_terms", "snippet"]
 
 _TERM = re.compile(r"(\w+)(\*?)")
+#: Characters of a text searched first for the snippet's match.
+HEAD = 3000
 _OPERATORS = {"AND", "OR", "NOT", "NEAR"}
 
 
@@ -108,7 +110,19 @@ def snippet(text: str | None, query: str, width: int = 240) -> Markup:
     Starts and ends at word boundaries and says so with "…" where the text goes on. Without a
     match (the search matched the title only) it is the start of the text.
     """
-    text, spans = _spans((text or "").replace("\n", " ¶ "), query)
+    text = (text or "").replace("\n", " ¶ ")
+    # Most first matches are near the start: fold a head of the text first, the rest only if
+    # the head holds none (cut at a space, so no word is cut into a false match).
+    more = False
+    if len(text) > HEAD:
+        cut = text.rfind(" ", 0, HEAD)
+        head, head_spans = _spans(text[: cut if cut > 0 else HEAD], query)
+        if head_spans:
+            text, spans, more = head, head_spans, True
+        else:
+            text, spans = _spans(text, query)
+    else:
+        text, spans = _spans(text, query)
     if not text:
         return Markup("")
     first = spans[0][0] if spans else 0
@@ -121,4 +135,5 @@ def snippet(text: str | None, query: str, width: int = 240) -> Markup:
         space = text.rfind(" ", max(start, spans[0][1] if spans else start), end)
         end = space if space > start else end
     body = _marked(text, spans, start, end)
-    return Markup("{}{}{}").format("…" if start else "", body, "…" if end < len(text) else "")
+    tail = "…" if more or end < len(text) else ""
+    return Markup("{}{}{}").format("…" if start else "", body, tail)

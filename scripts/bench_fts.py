@@ -216,7 +216,7 @@ async def time_searches(path: Path, rounds: int) -> list[dict[str, Any]]:
                     )
                 if page == "json":
                     body = response.json()
-                else:
+                elif page == "html":
                     marks = response.text.count("<mark>")
         results.append(
             {

@@ -43,3 +43,11 @@ def test_a_snippet_is_short_and_centred_on_the_first_match():
     assert cut.startswith("…") and cut.endswith("…") and len(plain) <= 122
     assert "<mark>Hội</mark> <mark>nghị</mark>" in cut
     assert str(snippet("ngắn thôi", "hoi")) == "ngắn thôi"  # no match: the start of the text
+
+
+def test_a_match_far_into_a_long_text_is_found_and_one_near_the_start_cut_short():
+    far = "mở đầu " * 1000 + "Hội nghị tổng kết. " + "kết thúc " * 10
+    assert "<mark>Hội</mark> <mark>nghị</mark>" in snippet(far, "hoi nghi")
+    near = "Hội nghị tổng kết. " + "kết thúc " * 1000
+    cut = str(snippet(near, "hoi nghi"))
+    assert cut.startswith("<mark>Hội</mark> <mark>nghị</mark>") and cut.endswith("…")
