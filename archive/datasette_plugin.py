@@ -33,7 +33,7 @@ from datasette import hookimpl
 from datasette.utils import escape_fts, tilde_encode
 from markupsafe import Markup
 
-from archive import article_page
+from archive import article_page, search
 from archive.capture_view import capture_view
 from archive.export import render_jsonl
 from archive.facets import YearFacet
@@ -43,6 +43,7 @@ from archive.textfold import fold, fold_sql
 __all__ = [
     "HIDDEN_BY_DEFAULT",
     "PLUGIN_NAME",
+    "RESULT_COLUMNS",
     "asgi_wrapper",
     "extra_template_vars",
     "fold_search_query",
@@ -92,6 +93,8 @@ HIDDEN_BY_DEFAULT = (
     "warc_record_id",
     "warc_payload_digest",
 )
+#: Columns the search results list shows (with the key, ``url``, which Datasette always adds).
+RESULT_COLUMNS = ("title", "published_at", "portal", "category")
 _ARTICLES_HTML = re.compile(r"^/(?P<database>[^/.]+)/articles$")
 
 
@@ -113,13 +116,19 @@ async def _default_columns(datasette: Any, path: str, query_string: bytes) -> by
     view = _ARTICLES_HTML.match(path)
     if not view:
         return query_string
-    keys = {key for key, _ in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)}
-    if keys & {"_col", "_nocol"}:
+    args = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    if args.keys() & {"_col", "_nocol"}:
         return query_string
-    hidden = await _hidden_columns(datasette, view["database"])
-    if not hidden:
+    searching = args.get("_search") or args.get(search.PLANNED_SEARCH)
+    if searching and not args.get("_grid"):
+        # The list of results shows these (and reads each text for its snippet itself):
+        # fewer columns to read and render for rows shown as a title, a date and a snippet.
+        chosen = [("_col", name) for name in RESULT_COLUMNS]
+    else:
+        chosen = await _hidden_columns(datasette, view["database"])
+    if not chosen:
         return query_string
-    extra = urlencode(hidden).encode("ascii")
+    extra = urlencode(chosen).encode("ascii")
     return query_string + b"&" + extra if query_string else extra
 
 

@@ -233,6 +233,9 @@ def test_text_and_warc_columns_are_hidden_unless_asked_for(served):
         "text",
     ]
     assert "text" in header_columns(get(served, "/archive/articles?_nocol=sapo"))
+    # A search shown as a table (rather than as a list of results) hides the same columns.
+    grid = header_columns(get(served, "/archive/articles?_search=hoi+nghi&_grid=1"))
+    assert "title" in grid and "sapo" in grid and "text" not in grid
     # The API is not affected: every column, as before.
     page = json.loads(get(served, "/archive/articles.json?_size=1"))
     assert "text" in page["columns"] and "warc_record_id" in page["columns"]
