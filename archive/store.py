@@ -184,6 +184,8 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_portal ON articles(portal, article_id);
 CREATE INDEX IF NOT EXISTS articles_published_at ON articles(published_at);
+-- Articles per portal and month (the timeline), a portal's articles newest first.
+CREATE INDEX IF NOT EXISTS articles_portal_published_at ON articles(portal, published_at);
 CREATE INDEX IF NOT EXISTS articles_category ON articles(category);
 CREATE INDEX IF NOT EXISTS articles_crawl_id ON articles(crawl_id);
 CREATE TABLE IF NOT EXISTS fetches (
@@ -247,6 +249,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     tokenize = "unicode61 remove_diacritics 2"
 );
 """
+# On columns older archives may lack until _add_missing_columns() has run.
+_INDEXES_ON_ADDED_COLUMNS = (
+    # Removals over time (the timeline): few rows, so a partial index.
+    "CREATE INDEX IF NOT EXISTS articles_removed_at ON articles(removed_at)"
+    " WHERE removed_at IS NOT NULL",
+)
 _TABLE_COLUMNS = {
     "articles": _ARTICLE_COLUMNS,
     "crawls": _CRAWL_COLUMNS,
@@ -363,6 +371,8 @@ class Archive:
                 if statement.strip():
                     self.db.execute(statement)
             self._add_missing_columns()
+            for statement in _INDEXES_ON_ADDED_COLUMNS:
+                self.db.execute(statement)
             self._check_is_ours()
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 

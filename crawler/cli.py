@@ -359,6 +359,36 @@ def export_wacz(data_dir: Path, portal: str | None, since, out: Path) -> None:
     )
 
 
+@cli.command("export")
+@DATA_OPTION
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
+@click.option("--portal", help="Only this portal's articles.")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    metavar="DATE",
+    help="Only articles published on or after this date (the portal's time).",
+)
+@click.argument("out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+def export(data_dir: Path, fmt: str, portal: str | None, since, out: Path) -> None:
+    """Write the archive's articles to OUT (`-` for stdout) as CSV or JSON lines, oldest first.
+
+    Every column of the articles table; JSON lines add each article's images and attachments.
+    """
+    from archive.export import export_articles
+
+    db_path = data_dir / "archive.db"
+    if not db_path.is_file():
+        click.echo(f"Error: {db_path}: no archive here", err=True)
+        sys.exit(EXIT_USAGE)
+    bound = None
+    if since is not None:
+        bound = since.date().isoformat() if since.time() == since.min.time() else since.isoformat()
+    count = export_articles(db_path, out, fmt, portal=portal, since=bound)
+    if str(out) != "-":
+        click.echo(f"{out}: {count} article(s) as {fmt}", err=True)
+
+
 @cli.command()
 @DATA_OPTION
 def verify(data_dir: Path) -> None:
