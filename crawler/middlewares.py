@@ -208,6 +208,9 @@ def _error_of(request: Request, status: int, reason: str) -> str | None:
         return None
     if status in (404, 410) and request.meta.get("recheck"):
         return None
+    # Discovery guesses (the home page, /sitemap.xml, feeds) may simply not exist.
+    if status in (404, 410) and request.meta.get("probe"):
+        return None
     return f"HTTP {status} {reason}".strip()
 
 

@@ -18,7 +18,7 @@ from scrapy import signals
 
 from archive.store import Archive
 from crawler import signals as govarchive_signals
-from crawler.items import ArticleRemoved
+from crawler.items import ArticleRemoved, FetchNote, SectionSeen, SectionVanished
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class ArchivePipeline:
         self.status: str | None = None
         self.pending_articles: list[dict] = []
         self.pending_removals: list[dict] = []
+        self.pending_sections: list[dict] = []
+        self.pending_vanished: list[dict] = []
         self.started = time.monotonic()
         self.pending_fetches: list[dict] = []
         self.counts: dict[str, int] = {
@@ -97,13 +99,38 @@ class ArchivePipeline:
         if isinstance(item, ArticleRemoved):
             self.pending_removals.append(asdict(item))
             return item
+        if isinstance(item, SectionSeen | SectionVanished | FetchNote):
+            self._discovery_item(item)
+            return item
         self.pending_articles.append({**item, "crawl_id": self.crawl_id})
         if len(self.pending_articles) >= self.batch_size:
             self.flush()
         return item
 
+    def _discovery_item(self, item: SectionSeen | SectionVanished | FetchNote) -> None:
+        # Notes are fetch rows but not requests: they do not count in `requests`.
+        if isinstance(item, FetchNote):
+            self.pending_fetches.append(
+                {
+                    "url": item.url,
+                    "note": item.note,
+                    "fetched_at": item.seen_at,
+                    "crawl_id": self.crawl_id,
+                }  # fmt: skip
+            )
+        elif isinstance(item, SectionSeen):
+            self.pending_sections.append(asdict(item))
+        else:
+            self.pending_vanished.append(asdict(item))
+
     def flush(self) -> None:
         assert self.archive is not None
+        if self.pending_sections:
+            self.archive.save_sections(self.pending_sections, self.crawl_id)
+            self.pending_sections = []
+        if self.pending_vanished:
+            self.archive.mark_sections_vanished(self.pending_vanished)
+            self.pending_vanished = []
         if self.pending_fetches:
             self.archive.add_fetches(self.pending_fetches)
             self.pending_fetches = []
