@@ -484,6 +484,30 @@ class Archive:
                 f"INSERT INTO fetches ({columns}) VALUES ({placeholders})", prepared
             )
 
+    def add_notes(self, notes: list[dict[str, Any]], crawl_id: int | None) -> None:
+        """Attach remarks (``url``, ``note``, ``seen_at``) to this crawl's fetch row of each URL
+        (a sitemap that could not be read), or record them as rows of their own when the URL
+        was not fetched (pages discovery left out)."""
+        with self.db.atomic():
+            for item in notes:
+                cursor = self.db.execute(
+                    "UPDATE fetches SET note = CASE WHEN note IS NULL THEN :note"
+                    " ELSE note || '; ' || :note END WHERE id = (SELECT max(id) FROM fetches"
+                    " WHERE url = :url AND crawl_id IS :crawl_id)",
+                    {"url": item["url"], "note": item["note"], "crawl_id": crawl_id},
+                )
+                if cursor.rowcount == 0:
+                    self.add_fetches(
+                        [
+                            {
+                                "url": item["url"],
+                                "note": item["note"],
+                                "crawl_id": crawl_id,
+                                "fetched_at": item.get("seen_at"),
+                            }
+                        ]  # fmt: skip
+                    )
+
     # -- articles --------------------------------------------------------------------------
 
     def save_articles(

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 
@@ -114,8 +115,12 @@ class PortalSpider(scrapy.Spider):
             yield self._listing_request(self.urls.to_fetch(portal_url), meta)
         if discover and settings.getbool("GOVARCHIVE_SITEMAPS", True):
             robots = self.urls.to_fetch(self.profile.base_url + "/robots.txt")
-            yield scrapy.Request(robots, callback=self.parse_robots, meta={"probe": True},
-                                 dont_filter=True, priority=1)  # fmt: skip
+            if settings.getbool("ROBOTSTXT_OBEY"):
+                # Scrapy's RobotsTxtMiddleware fetches it anyway: read its Sitemap: lines
+                # there rather than fetching it twice.
+                self.crawler.signals.connect(self._robots_received, signals.response_received)
+            else:
+                yield scrapy.Request(robots, callback=self.parse_robots, meta={"probe": True})
             yield self._sitemap_request(self.profile.base_url + "/sitemap.xml")
         for article in rechecks:
             yield self._recheck_request(article)
@@ -338,6 +343,16 @@ class PortalSpider(scrapy.Spider):
         for url in sitemap_urls_from_robots(response.body, base_url=self.profile.base_url):
             yield self._sitemap_request(self.urls.to_portal(url))
 
+    def _robots_received(self, response: Response, request: scrapy.Request, spider) -> None:
+        if (
+            not request.meta.get("dont_obey_robotstxt")
+            or urlsplit(request.url).path != "/robots.txt"
+        ):
+            return
+        for sitemap in self.parse_robots(response):
+            # Not through the spider middlewares: the downloader's portal guard still applies.
+            self.crawler.engine.crawl(sitemap.replace(errback=self.download_failed))
+
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         if response.status != 200:
             return
@@ -472,6 +487,7 @@ class PortalSpider(scrapy.Spider):
             return
         row = article_row(article, extraction.profile, response.meta.get("warc"))
         row["found_via"] = response.meta.get("found_via") or ("recheck" if recheck else None)
+        self.crawler.stats.inc_value("govarchive/articles_scraped")
         yield row
         if not recheck:
             for request in self._links_of_article(response):
@@ -487,18 +503,14 @@ class PortalSpider(scrapy.Spider):
         return None
 
     def _links_of_article(self, response: Response) -> Iterator[Any]:
-        """An article page is a source too: sections in its menus, articles it links."""
+        """An article page is a source of sections too (its menus, its breadcrumb). Articles
+        it links are not followed: related-article lists reach into every corner of the
+        archive's past, which listings, sitemaps and feeds cover in order."""
         if not self.settings.getbool("GOVARCHIVE_DISCOVERY", True):
             return
         depth = response.meta.get("depth", 1)
         hrefs = hrefs_of(response.body, response.encoding)
         links = classify_links(hrefs, response.url, self.profile, self.urls)
-        found_via = f"link {self.urls.to_portal(response.url)}"
-        for fetch_url, article_id in links.articles:
-            if article_id not in self.known:
-                request = self._article_request(fetch_url, article_id, found_via, depth)
-                if request is not None:
-                    yield request
         yield from self._candidates(links.candidates, depth + 1, response)
         for url in links.pagers:
             pager_section = section_of(self.urls.to_portal(url), self.profile)
