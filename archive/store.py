@@ -867,13 +867,15 @@ class Archive:
         )
 
     def section_changes(self, portal: str, since: str) -> dict[str, list[dict[str, Any]]]:
-        """Sections first seen, and sections vanished, since a moment (for ``status``)."""
+        """Sections found since a moment by a crawl after the portal's first, and sections
+        vanished (for ``status``)."""
         return {
             "new": list(
                 self.db.query(
                     "SELECT url, title, first_seen FROM sections WHERE portal = ?"
-                    " AND first_seen >= ? AND state = 'active' ORDER BY first_seen",
-                    [portal, since],
+                    " AND first_seen >= ? AND state = 'active' AND first_crawl_id > ("
+                    "   SELECT min(id) FROM crawls WHERE portal = ?) ORDER BY first_seen",
+                    [portal, since, portal],
                 )
             ),
             "vanished": list(

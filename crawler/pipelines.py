@@ -54,6 +54,7 @@ class ArchivePipeline:
         self.pending_removals: list[dict] = []
         self.pending_sections: list[dict] = []
         self.pending_vanished: list[dict] = []
+        self.pending_notes: list[dict] = []
         self.started = time.monotonic()
         self.pending_fetches: list[dict] = []
         self.counts: dict[str, int] = {
@@ -108,16 +109,9 @@ class ArchivePipeline:
         return item
 
     def _discovery_item(self, item: SectionSeen | SectionVanished | FetchNote) -> None:
-        # Notes are fetch rows but not requests: they do not count in `requests`.
+        # Notes go on fetch rows but are not requests: they do not count in `requests`.
         if isinstance(item, FetchNote):
-            self.pending_fetches.append(
-                {
-                    "url": item.url,
-                    "note": item.note,
-                    "fetched_at": item.seen_at,
-                    "crawl_id": self.crawl_id,
-                }  # fmt: skip
-            )
+            self.pending_notes.append(asdict(item))
         elif isinstance(item, SectionSeen):
             self.pending_sections.append(asdict(item))
         else:
@@ -134,6 +128,9 @@ class ArchivePipeline:
         if self.pending_fetches:
             self.archive.add_fetches(self.pending_fetches)
             self.pending_fetches = []
+        if self.pending_notes:
+            self.archive.add_notes(self.pending_notes, self.crawl_id)
+            self.pending_notes = []
         if self.pending_articles:
             saved = self.archive.save_articles(self.pending_articles)
             self.pending_articles = []

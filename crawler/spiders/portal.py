@@ -81,6 +81,7 @@ class PortalSpider(scrapy.Spider):
         self.seen_candidate_links: set[str] = set()
         #: Distinct article ids listed per section in this crawl (``sections.articles_seen``).
         self.section_articles: dict[str, set[str]] = {}
+        self.section_entries: dict[str, str] = {}
         self.sitemaps_read = 0
         self.bounds: Bounds | None = None
         self._archive: Archive | None = None
@@ -104,10 +105,11 @@ class PortalSpider(scrapy.Spider):
         starts: dict[str, tuple[int, bool]] = {}  # portal URL -> (depth, probe)
         if discover:
             starts[self.profile.base_url + "/"] = (0, True)
+        # A known section that answers 404 is a change to record (vanished), not an error.
+        for row in self.sections.values():
+            starts.setdefault(row["entry_url"] or row["url"], (row["depth"] or 1, True))
         for path in self.profile.start_paths:
             starts.setdefault(self.profile.base_url + path, (1, False))
-        for row in self.sections.values():
-            starts.setdefault(row["entry_url"] or row["url"], (row["depth"] or 1, False))
         for portal_url, (depth, probe) in starts.items():
             section = section_of(portal_url, self.profile)
             self.seen_candidates.add(portal_url)
@@ -266,6 +268,12 @@ class PortalSpider(scrapy.Spider):
             logger.info("%s: new section %s (%s)", self.profile.name, section, title or "")
         # A section is revisited at its first page (a pager-only section at its page 1 link).
         number = self.profile.page_number(page_url)
+        entry = self.section_entries.get(section)
+        if (number is None or number <= 1) and (
+            entry is None
+            or (self.profile.is_listing(entry) and not self.profile.is_listing(page_url))
+        ):
+            entry = self.section_entries[section] = page_url  # the bare page beats pager page 1
         listed = self.section_articles.setdefault(section, set())
         listed.update(article_id for _, article_id in links.articles)
         return SectionSeen(
@@ -275,7 +283,7 @@ class PortalSpider(scrapy.Spider):
             found_via=response.meta.get("found_via") or ("start" if depth <= 1 else None),
             seen_at=_now(),
             articles=len(listed),
-            entry_url=page_url if number is None or number <= 1 else None,
+            entry_url=entry,
             depth=depth,
         )
 
