@@ -117,7 +117,6 @@ def section_url(portal_url: str, profile: Profile) -> str:
             match = profile.page_number_pattern.search(path)
             if match:
                 path = path[: match.start()].rstrip("/") or "/"
-                path = re.sub(r"/(?:page|trang|p)$", "", path) or "/"
         return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
     return urlunsplit(parts)
 

@@ -254,3 +254,33 @@ def test_an_archive_of_schema_1_gains_sections_and_found_via(tmp_path):
         assert archive.db["sections"].exists()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+
+
+def test_links_are_sorted_before_any_request_is_built(tmp_path):
+    from crawler.discovery import classify_links, section_url
+    from crawler.urls import UrlMap
+
+    profile = load_profile("sotttt")
+    urls = UrlMap(profile.base_url, "http://127.0.0.1:9")
+    hrefs = [
+        "/vi/tin-tuc-su-kien/-/view_content/123-tin.html",
+        "/vi/tin-tuc-su-kien?p_p_id=101&p_p_lifecycle=0&_101_cur=2",
+        "/vi/thanh-tra",
+        "/documents/1/file.pdf",
+        "/theme/main.css?v=1",
+        "https://other.example.org/vi/thanh-tra",
+        "javascript:void(0)",
+        "/vi/tin-tuc-su-kien/-/view_content/pop_up/123-tin.html",
+        "/vi/thanh-tra",
+    ]
+    links = classify_links(hrefs, "http://127.0.0.1:9/", profile, urls)
+    assert links.articles == [
+        ("http://127.0.0.1:9/vi/tin-tuc-su-kien/-/view_content/123-tin.html", "123")
+    ]
+    assert links.pagers == [
+        "http://127.0.0.1:9/vi/tin-tuc-su-kien?p_p_id=101&p_p_lifecycle=0&_101_cur=2"
+    ]
+    assert links.candidates == ["http://127.0.0.1:9/vi/thanh-tra"]
+    assert section_url(f"{PORTAL}/vi/tin-tuc-su-kien?p_p_id=101&_101_cur=2", profile) == (
+        f"{PORTAL}/vi/tin-tuc-su-kien"
+    )
