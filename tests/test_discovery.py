@@ -7,6 +7,7 @@ import gzip
 import json
 import sqlite3
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -80,7 +81,7 @@ def atom(loc: str, date: str) -> bytes:
 
 
 def test_a_profile_without_start_paths_is_valid(tmp_path):
-    text = (load_profile("sotttt").path and open(load_profile("sotttt").path).read()) or ""
+    text = Path(load_profile("sotttt").path).read_text(encoding="utf-8")
     start = text.index("start_paths = [")
     path = tmp_path / "sotttt.toml"
     path.write_text(text[:start] + "start_paths = []\n" + text[text.index("]", start) + 1 :])
