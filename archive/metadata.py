@@ -43,6 +43,24 @@ _ARTICLE_COLUMNS = {
     **_WARC_POINTER,
     "warc_payload_digest": "WARC-Payload-Digest (sha1, base32) of the response body.",
     "crawl_id": "Crawl that fetched the response this row was extracted from.",
+    "found_via": (
+        "How a crawl first came to the article: 'listing URL' (a listing page), 'sitemap URL', "
+        "'feed URL' (RSS/Atom) or 'recheck'."
+    ),
+}
+
+_SECTION_COLUMNS = {
+    "url": "The section: its listing's URL without the pager's part (the row's key).",
+    "title": "The listing page's title.",
+    "found_via": "'start' (the home page or a profile start path) or 'link URL' (the page "
+    "that linked it first).",
+    "first_seen": "When a crawl first walked it (UTC).",
+    "last_seen": "When a crawl last found it listing articles (UTC).",
+    "articles_seen": "Distinct articles listed on the pages its latest crawl walked (a routine "
+    "crawl walks only the newest pages).",
+    "state": "active, or vanished: it answered 404/410 or no longer lists articles.",
+    "entry_url": "The page a routine crawl revisits (the section's first page).",
+    "depth": "Links from the home page to the section (0: the home page itself).",
 }
 
 _CRAWL_COLUMNS = {
@@ -285,6 +303,17 @@ def datasette_metadata(database: str = "archive") -> dict[str, Any]:
                         "sort_desc": "id",
                         "facets": ["status", "content_type"],
                         "label_column": "url",
+                    },
+                    "sections": {
+                        "description": (
+                            "Listing sections of each portal, found from its home page, the "
+                            "pages it links, its sitemaps and feeds: what a routine crawl "
+                            "revisits, and which sections appeared or vanished."
+                        ),
+                        "columns": _SECTION_COLUMNS,
+                        "sort_desc": "first_seen",
+                        "facets": ["portal", "state"],
+                        "label_column": "title",
                     },
                     "article_versions": {
                         "description": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import time
@@ -239,11 +240,16 @@ def status(data_dir: Path, as_json: bool) -> None:
     try:
         with Archive(db_path, readonly=True) as archive:
             portals = archive.portal_status()
+            week = (dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).isoformat(timespec="seconds")
+            sections = {row["portal"]: archive.section_changes(row["portal"], week)
+                        for row in portals}  # fmt: skip
     except ArchiveError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     if as_json:
         for row in portals:
+            row = {**row, "sections_new_7d": sections[row["portal"]]["new"],
+                   "sections_vanished": sections[row["portal"]]["vanished"]}  # fmt: skip
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     header = ("portal", "last crawl", "result", "articles", "removed", "new 24h", "new 7d",
@@ -272,6 +278,18 @@ def status(data_dir: Path, as_json: bool) -> None:
             click.echo(f"{row['portal']}: last crawl stopped: {row['last_failure']}")
         if row["last_drift"]:
             click.echo(f"{row['portal']}: {row['last_drift']}")
+    _echo_section_changes(sections)
+
+
+def _echo_section_changes(sections: dict[str, dict[str, list[dict]]]) -> None:
+    """New sections (first seen in the last 7 days) and vanished ones, per portal."""
+    for portal, changes in sections.items():
+        for row in changes["new"]:
+            click.echo(f"{portal}: new section {row['url']} ({row['title'] or 'untitled'}), "
+                       f"first seen {row['first_seen']}")  # fmt: skip
+        for row in changes["vanished"]:
+            click.echo(f"{portal}: vanished section {row['url']} since {row['vanished_at']} "
+                       f"({row['vanished_reason']})")  # fmt: skip
 
 
 @cli.command()

@@ -144,7 +144,8 @@ def test_articles_are_faceted_by_portal_and_category_newest_first(datasette):
 def test_the_index_tables_are_hidden_and_the_columns_explained(datasette):
     tables = {t["name"]: t for t in get_json(datasette, "/archive.json")["tables"]}
     visible = {name for name, table in tables.items() if not table["hidden"]}
-    assert visible == {"articles", "article_versions", "crawls", "fetches", "images", "attachments"}
+    assert visible == {"articles", "article_versions", "crawls", "fetches", "images", "attachments",
+                       "sections"}  # fmt: skip
 
     metadata = get_json(datasette, "/-/metadata.json")
     columns = metadata["databases"]["archive"]["tables"]["articles"]["columns"]
