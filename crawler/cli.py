@@ -63,8 +63,20 @@ def cli() -> None:
 def crawl_options(command):
     """The options `crawl` and `cron` share."""
     options = [
-        click.argument("portal"),
+        click.argument("portal", required=False),
         DATA_OPTION,
+        # Issue 14: many portals in one process, or one portal over many processes.
+        click.option(
+            "--fleet",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Crawl every portal of this fleet file at once, instead of PORTAL.",
+        ),
+        click.option(
+            "--redis",
+            "redis_url",
+            metavar="URL",
+            help="Share the frontier with other workers through Redis (redis://HOST:PORT/DB).",
+        ),
         click.option(
             "--base-url", help="Fetch from this mirror or local replica instead of the live host."
         ),
@@ -95,8 +107,10 @@ def crawl_options(command):
 @cli.command()
 @crawl_options
 def crawl(
-    portal: str,
+    portal: str | None,
     data_dir: Path,
+    fleet: Path | None,
+    redis_url: str | None,
     base_url: str | None,
     max_articles: int | None,
     full: bool,
@@ -110,6 +124,13 @@ def crawl(
     overrides = {"LOG_LEVEL": "WARNING"}
     if sys.stderr.isatty():
         overrides["GOVARCHIVE_PROGRESS"] = "1"
+    if fleet is not None or portal is None:
+        _fleet_or_exit(portal, fleet, redis_url, base_url)
+        from crawler.fleet_cli import crawl_fleet
+
+        sys.exit(crawl_fleet(fleet, data_dir, max_articles, full, settings, overrides, quiet=False))
+    if redis_url:
+        overrides.update(_redis_settings_or_exit(redis_url))
     name, result, elapsed = _execute_crawl(
         portal, data_dir, base_url, max_articles, full, settings, overrides
     )
@@ -124,8 +145,10 @@ def crawl(
 @cli.command()
 @crawl_options
 def cron(
-    portal: str,
+    portal: str | None,
     data_dir: Path,
+    fleet: Path | None,
+    redis_url: str | None,
     base_url: str | None,
     max_articles: int | None,
     full: bool,
@@ -136,14 +159,46 @@ def cron(
     cron mails whatever a job prints, so a routine run prints nothing; a run with errors prints
     one summary line and where the log is. Same exit status as `crawl`.
     """
+    defaults = {"LOG_ENABLED": "0"}
+    if fleet is not None or portal is None:
+        _fleet_or_exit(portal, fleet, redis_url, base_url)
+        from crawler.fleet_cli import crawl_fleet
+
+        sys.exit(crawl_fleet(fleet, data_dir, max_articles, full, settings, defaults, quiet=True))
+    if redis_url:
+        defaults.update(_redis_settings_or_exit(redis_url))
     name, result, elapsed = _execute_crawl(
-        portal, data_dir, base_url, max_articles, full, settings, {"LOG_ENABLED": "0"}
+        portal, data_dir, base_url, max_articles, full, settings, defaults
     )
     if result.exit_code != 0:
         from crawler.run import LOG_FILE
 
         click.echo(f"{_summary_line(name, result, elapsed)} (log: {data_dir / LOG_FILE})", err=True)
     sys.exit(result.exit_code)
+
+
+def _fleet_or_exit(portal, fleet, redis_url, base_url) -> None:
+    """PORTAL or --fleet, not both; a fleet file holds each portal's --base-url itself."""
+    problem = None
+    if portal is None and fleet is None:
+        problem = "give a PORTAL or --fleet FILE"
+    elif portal is not None:
+        problem = "give a PORTAL or --fleet FILE, not both"
+    elif redis_url or base_url:
+        problem = "--redis and --base-url go with one PORTAL (a fleet file sets base_url)"
+    if problem:
+        click.echo(f"Error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _redis_settings_or_exit(redis_url: str) -> dict[str, str]:
+    from crawler.distributed import RedisUnavailable, redis_settings
+
+    try:
+        return redis_settings(redis_url)
+    except RedisUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, defaults):
