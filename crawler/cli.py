@@ -396,6 +396,40 @@ def verify(data_dir: Path) -> None:
 
 
 @cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--into",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The data directory to merge into (created if missing).",
+)
+def merge(sources: tuple[Path, ...], data_dir: Path) -> None:
+    """Merge the data directories SOURCES (e.g. of Redis workers) into one archive.
+
+    Articles are deduplicated by canonical URL (the newest capture wins, earlier different ones
+    become versions); WARC files and indexes are hard-linked (or copied). Exit status: 0 merged,
+    2 bad input, 3 a source or the target is in use.
+    """
+    from archive.lock import LockHeld
+    from archive.merge import merge_archives
+    from archive.store import ArchiveError
+    from crawler.run import EXIT_LOCKED
+
+    try:
+        report = merge_archives(sources, data_dir)
+    except LockHeld as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except ArchiveError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for path in report.repaired:
+        click.echo(f"closed unfinished WARC {path} at its last complete record")
+    click.echo(report.summary())
+
+
+@cli.command()
 @DATA_OPTION
 @click.option("--portal", help="Only this portal's WARC files.")
 @click.option(

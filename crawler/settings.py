@@ -44,6 +44,14 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 DUPEFILTER_CLASS = "crawler.frontier.DiskDupeFilter"
 SCHEDULER = "crawler.frontier.DiskQueueScheduler"
 GOVARCHIVE_DISK_QUEUE = True
+# Redis workers (`govarchive crawl PORTAL --redis URL`, crawler/distributed.py): the worker id in
+# WARC file names (default HOST-PID), heartbeat period, how long a silent worker is presumed
+# dead (its claims requeued), and how long the whole frontier must stay idle before workers end.
+GOVARCHIVE_REDIS_URL = None
+GOVARCHIVE_WORKER_ID = None
+GOVARCHIVE_REDIS_HEARTBEAT = 1.0
+GOVARCHIVE_REDIS_WORKER_TIMEOUT = 30.0
+GOVARCHIVE_REDIS_IDLE_SECONDS = 3.0
 
 # -- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
@@ -95,10 +103,14 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.robustness.ContentSniffMiddleware": 540,
     # Above HttpCompressionMiddleware (590) and every other built-in: sees the wire bytes.
     "crawler.middlewares.WarcCaptureMiddleware": 950,
+    # Redis workers only (--redis): a request that finally failed releases its claim.
+    "crawler.distributed.ClaimDownloaderMiddleware": 10,
 }
 SPIDER_MIDDLEWARES = {
     # Session ids, listing loops and page caps, errbacks: see crawler/robustness.py.
     "crawler.robustness.ListingGuardMiddleware": 950,
+    # Redis workers only (--redis): a handled response releases its claim at the next commit.
+    "crawler.distributed.ClaimSpiderMiddleware": 10,
 }
 EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,
