@@ -260,7 +260,7 @@ def _warc_date_of(fetched_at: str | None) -> str | None:
 
 
 def _warc_prefix(portal: str, settings) -> str:
-    """``PORTAL``, or ``PORTAL-WORKER`` for a Redis worker (files of many machines never collide)."""
+    """``PORTAL``, or ``PORTAL-WORKER`` for a Redis worker: names never collide."""
     worker = settings.get("GOVARCHIVE_WORKER_ID")
     return f"{portal}-{worker}" if worker else portal
 
