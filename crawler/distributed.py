@@ -41,11 +41,12 @@ import re
 import socket
 import time
 import uuid
+import warnings
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
 from scrapy.utils.misc import load_object
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet import task
@@ -60,6 +61,10 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
+
+# scrapy-redis 0.9 still calls Spider.log() and passes spider= to the stats: harmless, but a
+# warning on every run of a cron job is noise.
+warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module=r"scrapy_redis\.")
 
 __all__ = [
     "ClaimDownloaderMiddleware",
@@ -253,7 +258,7 @@ class SharedScheduler(RedisScheduler):
         if wall:
             request.meta[_RETRY_AT] = wall - time.time() + time.monotonic()
         if self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis", spider=self.spider)
+            self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
     # -- claims ----------------------------------------------------------------------------
@@ -287,7 +292,7 @@ class SharedScheduler(RedisScheduler):
                 logger.warning("worker %s stopped answering: %d claimed requests requeued",
                                worker, count)  # fmt: skip
                 if self.stats:
-                    self.stats.inc_value("govarchive/redis_requeued", count, spider=self.spider)
+                    self.stats.inc_value("govarchive/redis_requeued", count)
         return requeued
 
     # -- liveness and the end ----------------------------------------------------------------
