@@ -33,7 +33,7 @@ from typing import Any
 
 from archive.cdxj import INDEX_DIR, cdxj_path, write_cdxj
 from archive.lock import DataDirLock
-from archive.store import ARTICLE_FIELDS, FETCH_FIELDS, Archive, ArchiveError
+from archive.store import ARTICLE_FIELDS, FETCH_FIELDS, Archive, ArchiveError, text_hash
 from archive.warc import repair_open_files
 
 __all__ = ["MergeError", "MergeReport", "merge_archives"]
@@ -88,14 +88,18 @@ def merge_archives(sources: Iterable[Path | str], target: Path | str) -> MergeRe
             with Archive(source / "archive.db") as archive:
                 archive.mark_interrupted()
         # Files first: no row may point at a record that is not in the target yet.
-        plans = [_plan_files(source, target) for source in sources]
-        for plan in plans:
-            for src, dest in plan:
-                if dest.exists():
-                    report.warc_files_present += dest.suffix != ".cdxj"
-                    continue
-                _link_or_copy(src, dest)
-                report.warc_files += dest.suffix != ".cdxj"
+        planned: dict[Path, Path] = {}
+        for source in sources:
+            for src, dest in _plan_files(source, target):
+                earlier = planned.setdefault(dest, src)
+                if earlier is not src and not _same_file(earlier, src):
+                    raise MergeError(_collision(dest, src))
+        for dest, src in planned.items():
+            if dest.exists():
+                report.warc_files_present += dest.suffix != ".cdxj"
+                continue
+            _link_or_copy(src, dest)
+            report.warc_files += dest.suffix != ".cdxj"
         _index_missing(target)
         with Archive(target / "archive.db") as merged:
             captures: list[dict[str, Any]] = []
@@ -121,15 +125,20 @@ def _plan_files(source: Path, target: Path) -> list[tuple[Path, Path]]:
     for warc in sorted((source / "warc").glob("*.warc.gz")):
         dest = target / "warc" / warc.name
         if dest.exists() and not _same_file(warc, dest):
-            raise MergeError(
-                f"{dest}: exists with other bytes than {warc}; WARC names carry the portal and "
-                "worker id, so two workers were given the same GOVARCHIVE_WORKER_ID"
-            )
+            raise MergeError(_collision(dest, warc))
         plan.append((warc, dest))
         index = cdxj_path(warc, source / INDEX_DIR)
         if index.is_file():
             plan.append((index, cdxj_path(dest, target / INDEX_DIR)))
     return plan
+
+
+def _collision(dest: Path, warc: Path) -> str:
+    return (
+        f"{dest.name}: {warc} and another file of that name hold different bytes; WARC names "
+        "carry the portal and the worker id, so two workers were given the same "
+        "GOVARCHIVE_WORKER_ID"
+    )
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -233,6 +242,28 @@ def _articles(source: Archive, crawl_ids: dict[int, int]) -> list[dict[str, Any]
 def _merge_articles(captures: list[dict[str, Any]], merged: Archive, report: MergeReport) -> None:
     """Apply captures oldest first, so the newest wins and older differing ones become versions."""
     captures.sort(key=lambda row: (row["crawled_at"] or "", row["warc_filename"] or ""))
+    # Captures no newer than what the archive already holds (merged before, or a late worker's)
+    # do not replace the row: a different one is kept as a version, an identical one skipped.
+    stored = {
+        url: (crawled_at or "", title, text_hash(text))
+        for url, crawled_at, title, text in merged.db.execute(
+            "SELECT url, crawled_at, title, text FROM articles"
+        )
+    }
+    older = [row for row in captures if row["url"] in stored
+             and (row["crawled_at"] or "") <= stored[row["url"]][0]]  # fmt: skip
+    captures = [row for row in captures if not (row["url"] in stored
+                and (row["crawled_at"] or "") <= stored[row["url"]][0])]  # fmt: skip
+    report.captures += len(older)
+    report.articles["unchanged"] += len(older)
+    report.versions_carried += _carry_versions(
+        [
+            _as_version(row)
+            for row in older
+            if (row["title"], text_hash(row["text"])) != stored[row["url"]][1:]
+        ],
+        merged,
+    )
     newest: dict[str, dict[str, Any]] = {}
     for batch in _batches_of_distinct_urls(captures):
         removed = [{k: row.pop(k) for k in ("removed_at", "removed_reason")} for row in batch]
@@ -249,6 +280,26 @@ def _merge_articles(captures: list[dict[str, Any]], merged: Archive, report: Mer
         if state["removed_at"]
     ]
     merged.mark_removed(removals)
+
+
+def _as_version(row: dict[str, Any]) -> dict[str, Any]:
+    """An ``article_versions`` row for a capture that is not the article's newest."""
+    return {
+        "article_url": row["url"],
+        "version": 0,  # numbered by _carry_versions
+        "observed_at": row["crawled_at"],
+        "reason": "edit",
+        "silent_edit": None,
+        "title": row["title"],
+        "published_at": row["published_at"],
+        "text_hash": text_hash(row["text"]),
+        "diff": None,
+        "text": row["text"],
+        "extractor": row["extractor"],
+        "warc_filename": row["warc_filename"],
+        "warc_offset": row["warc_offset"],
+        "warc_record_id": row["warc_record_id"],
+    }
 
 
 def _batches_of_distinct_urls(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:

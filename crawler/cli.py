@@ -118,6 +118,9 @@ def crawl(
 ) -> None:
     """Crawl PORTAL (a profile name or a .toml file) into the data directory.
 
+    --fleet FILE crawls every portal of a fleet file at once, in this process; --redis URL makes
+    this crawl one worker of a frontier shared with other processes (see the README).
+
     Exit status: 0 done, 1 done with errors, 2 bad usage or profile, 3 another command holds
     the data directory. The log is kept in DATA/logs/govarchive.log.
     """
