@@ -27,6 +27,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.crawler import CrawlerProcess
 
@@ -182,14 +183,8 @@ def run_fleet(
                 logger.warning("recovery: %s", note)
             raw_workers = process.settings.get("GOVARCHIVE_EXTRACT_WORKERS")
             with shared_workers(None if raw_workers in (None, "") else int(raw_workers)):
-                for entry, profile, _ in profiles:
-                    if profile is None:
-                        continue
-                    crawler = process.create_crawler(PortalSpider)
-                    crawler.settings.setdict(entry.settings, priority=PORTAL_SETTINGS_PRIORITY)
-                    deferred = process.crawl(crawler, portal=profile, base_url=entry.base_url,
-                                             max_articles=max_articles)  # fmt: skip
-                    deferred.addErrback(_record_start_error, start_errors, profile.name)
+                for queue in _by_host(profiles):
+                    _start_in_turn(process, queue, max_articles, start_errors)
                 process.start()
         finally:
             logging.root.removeHandler(handler)
@@ -214,6 +209,52 @@ def run_fleet(
                     PortalOutcome(entry, profile.name, result, duration_s=crawl["duration_s"])
                 )
     return outcomes
+
+
+def _by_host(
+    profiles: list[tuple[FleetEntry, Profile | None, str | None]],
+) -> list[list[tuple[FleetEntry, Profile]]]:
+    """Portals grouped by the host they are fetched from.
+
+    Scrapy keeps politeness (delay, concurrency) per host within one crawler; two crawlers of
+    one host would each keep their own. Portals that share a host are therefore crawled one
+    after the other, so the host never sees more than one portal's crawl at a time.
+    """
+    groups: dict[str, list[tuple[FleetEntry, Profile]]] = {}
+    for entry, profile, _ in profiles:
+        if profile is not None:
+            # Scrapy keys its politeness slots by host name, whatever the port.
+            host = urlsplit(entry.base_url or profile.base_url).hostname or ""
+            groups.setdefault(host, []).append((entry, profile))
+    for host, group in groups.items():
+        if len(group) > 1:
+            names = ", ".join(profile.name for _, profile in group)
+            logger.info("%s share the host %s: crawled one after the other", names, host)
+    return list(groups.values())
+
+
+def _start_in_turn(
+    process: CrawlerProcess,
+    queue: list[tuple[FleetEntry, Profile]],
+    max_articles: int | None,
+    start_errors: dict[str, str],
+) -> None:
+    """Start the first portal of ``queue``; the next starts when it ends, and so on."""
+    entry, profile = queue[0]
+    crawler = process.create_crawler(PortalSpider)
+    crawler.settings.setdict(entry.settings, priority=PORTAL_SETTINGS_PRIORITY)
+    deferred = process.crawl(crawler, portal=profile, base_url=entry.base_url,
+                             max_articles=max_articles)  # fmt: skip
+    deferred.addErrback(_record_start_error, start_errors, profile.name)
+    if len(queue) > 1:
+        # Added to the process's active crawls before this one leaves them, so the process's
+        # join() waits for it too.
+        deferred.addBoth(_then_start, process, queue[1:], max_articles, start_errors)
+
+
+def _then_start(result: Any, *args: Any) -> Any:
+    _start_in_turn(*args)
+    return result
 
 
 def _record_start_error(failure, errors: dict[str, str], name: str) -> None:

@@ -17,7 +17,7 @@ def second_portal(tmp_path_factory):
     """The demo replica again, as another portal ("demo2" on its own host name)."""
     dest = tmp_path_factory.mktemp("portal2")
     copy, profile = renamed_portal(DEMO_REPLICA, "sotttt", "demo2", "demo2.example.gov.vn", dest)
-    with serve_replica(copy) as server:
+    with serve_replica(copy, host="127.0.0.2") as server:  # another host: side by side
         yield profile, server
 
 
