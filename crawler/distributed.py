@@ -222,6 +222,9 @@ class SharedScheduler(RedisScheduler):
         self._beat(busy=True)
         self.requeue_dead_workers()
         # The spider's per-run id sets, shared with the other workers.
+        local = getattr(spider, "seen_article_ids", None)
+        if hasattr(local, "close"):
+            local.close()
         spider.seen_article_ids = RedisSet(self.server, self._key("article_ids"))
         spider.listed_known_ids = RedisSet(self.server, self._key("listed_ids"))
         _share_archive_state(spider, self)

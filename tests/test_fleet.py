@@ -33,7 +33,9 @@ def test_fleet_crawls_each_portal_as_its_own_crawl(crawled, second_portal, tmp_p
         f'[[portals]]\nportal = "sotttt"\nbase_url = "{crawled.replica_url}"\n\n'
         f'[[portals]]\nportal = "{profile}"\nbase_url = "{server.url}"\n'
         "settings = { CONCURRENT_REQUESTS_PER_DOMAIN = 8 }\n\n"
-        '[[portals]]\nportal = "no-such-portal"\n'
+        '[[portals]]\nportal = "no-such-portal"\n\n'
+        # On the same host as sotttt: crawled after it, never beside it.
+        f'[[portals]]\nportal = "hiza"\nbase_url = "{crawled.replica_url}"\n'
     )
     data = tmp_path / "data"
     result = govarchive("crawl", "--fleet", str(fleet), "--data", str(data), *FAST)
@@ -41,21 +43,28 @@ def test_fleet_crawls_each_portal_as_its_own_crawl(crawled, second_portal, tmp_p
     # A bad profile fails that portal only; the worst exit status is the run's.
     assert result.returncode == 2, result.stderr
     assert any(line.startswith("no-such-portal: failed:") for line in lines)
-    assert lines[-1].startswith("fleet: 3 portals in ")
+    assert lines[-1].startswith("fleet: 4 portals in ")
     db = data / "archive.db"
     single = crawled.data / "archive.db"
     expected = _rows(single, "SELECT count(*) FROM articles")[0][0]
     # Every portal's figures as in its own crawl: one crawls row each, same articles and errors.
-    crawls = _rows(db, "SELECT portal, status, articles_new, errors FROM crawls ORDER BY portal")
+    crawls = _rows(
+        db,
+        "SELECT portal, status, articles_new, errors FROM crawls"
+        " WHERE portal != 'hiza' ORDER BY portal",
+    )
     single_crawl = _rows(single, "SELECT status, articles_new, errors FROM crawls")[0]
     assert crawls == [("demo2", *single_crawl), ("sotttt", *single_crawl)]
     assert _rows(db, "SELECT count(*) FROM articles WHERE portal = 'sotttt'")[0][0] == expected
     titles = "SELECT article_id, title, published_at FROM articles WHERE portal = ? ORDER BY 1"
     assert _rows(db, titles, "demo2") == _rows(db, titles, "sotttt") == _rows(single, titles,
                                                                               "sotttt")  # fmt: skip
+    hiza_start = _rows(db, "SELECT started_at FROM crawls WHERE portal = 'hiza'")[0][0]
+    sotttt_end = _rows(db, "SELECT finished_at FROM crawls WHERE portal = 'sotttt'")[0][0]
+    assert hiza_start >= sotttt_end
     # One WARC writer per portal: file names carry the portal.
     warcs = sorted(p.name.split("-")[0] for p in (data / "warc").glob("*.warc.gz"))
-    assert warcs == ["demo2", "sotttt"]
+    assert warcs == ["demo2", "hiza", "sotttt"]
     verify = govarchive("verify", "--data", str(data))
     assert verify.returncode == 0, verify.stdout
 
@@ -68,7 +77,7 @@ def test_fleet_crawls_each_portal_as_its_own_crawl(crawled, second_portal, tmp_p
     cron = govarchive("cron", "--fleet", str(fleet), "--data", str(data), *FAST)
     assert cron.returncode == 1 and cron.stdout == ""
     assert len(cron.stderr.splitlines()) == 1 and cron.stderr.startswith("fleet: 2 portals")
-    modes = _rows(db, "SELECT portal, mode, articles_new FROM crawls WHERE id > 2 ORDER BY 1")
+    modes = _rows(db, "SELECT portal, mode, articles_new FROM crawls WHERE id > 3 ORDER BY 1")
     assert modes == [("demo2", "incremental", 0), ("sotttt", "incremental", 0)]
 
 
