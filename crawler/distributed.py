@@ -45,6 +45,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from scrapy import Request as ScrapyRequest
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
 from scrapy.utils.misc import load_object
@@ -77,6 +78,8 @@ __all__ = [
 ]
 
 CLAIM = "govarchive_claim"
+#: On a request a callback yielded: the claim of the response it came from.
+PARENT_CLAIM = "govarchive_parent_claim"
 _RETRY_AT = "govarchive_retry_at"  # a monotonic time: meaningless on another machine
 _RETRY_AT_WALL = "govarchive_retry_at_wall"
 
@@ -89,6 +92,14 @@ redis.call('ZREM', KEYS[1], items[1])
 redis.call('HSET', KEYS[2], ARGV[1], items[2] .. '\\n' .. items[1])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3] .. ' 1')
 return items[1]
+"""
+# Filter and queue a request in one step, and only then mark its article id as scheduled: a
+# worker killed in between must leave nothing marked that is not in the queue.
+_ENQUEUE = """
+if ARGV[4] == '0' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+if ARGV[5] ~= '' then redis.call('SADD', KEYS[3], ARGV[5]) end
+return 1
 """
 # Put a (dead or stopping) worker's claims back in the queue and forget the worker.
 _REQUEUE = """
@@ -154,6 +165,28 @@ def redis_settings(url: str) -> dict[str, Any]:
     }
 
 
+class ScheduledIds:
+    """The spider's set of scheduled article ids, shared by the workers of a run.
+
+    ``add`` records an id here only; it reaches the shared Redis set when the request that
+    carries it is queued in Redis (see ``_ENQUEUE``). An article is thus never marked
+    scheduled for the other workers before its request is safe in the queue.
+    """
+
+    def __init__(self, server: Any, key: str) -> None:
+        self.server = server
+        self.key = key
+        self.local: set[str] = set()
+
+    def add(self, member: str) -> bool:
+        new = member not in self
+        self.local.add(member)
+        return new
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.local or bool(self.server.sismember(self.key, member))
+
+
 class RedisSet:
     """The two calls the spider makes on its id sets (``add``, ``in``), kept in a Redis set."""
 
@@ -191,10 +224,16 @@ class SharedScheduler(RedisScheduler):
         scheduler.worker_timeout = settings.getfloat("GOVARCHIVE_REDIS_WORKER_TIMEOUT", 30.0)
         scheduler.idle_seconds = settings.getfloat("GOVARCHIVE_REDIS_IDLE_SECONDS", 3.0)
         scheduler.finished_claims = []
+        # Claim -> outputs of its callback not yet handed on (rows to the pipeline, requests to
+        # Redis): Scrapy processes a callback's output concurrently, after the callback ends.
+        scheduler.outstanding = {}
+        scheduler.exhausted = set()
         scheduler.idle_since = None
         scheduler.loop = None
         crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(scheduler.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(scheduler.item_handed_on, signal=signals.item_dropped)
+        crawler.signals.connect(scheduler.item_handed_on, signal=signals.item_error)
         crawler.signals.connect(scheduler.rows_committed, signal=govarchive_signals.rows_committed)
         crawler.signals.connect(scheduler.spider_closed, signal=signals.spider_closed)
         return scheduler
@@ -217,6 +256,7 @@ class SharedScheduler(RedisScheduler):
                           debug=spider.settings.getbool("DUPEFILTER_DEBUG"))  # fmt: skip
         super().open(spider)
         self._pop_and_claim = self.server.register_script(_POP_AND_CLAIM)
+        self._enqueue = self.server.register_script(_ENQUEUE)
         self._requeue = self.server.register_script(_REQUEUE)
         self._leave = self.server.register_script(_LEAVE)
         self._beat(busy=True)
@@ -225,7 +265,7 @@ class SharedScheduler(RedisScheduler):
         local = getattr(spider, "seen_article_ids", None)
         if hasattr(local, "close"):
             local.close()
-        spider.seen_article_ids = RedisSet(self.server, self._key("article_ids"))
+        spider.seen_article_ids = ScheduledIds(self.server, self._key("article_ids"))
         spider.listed_known_ids = RedisSet(self.server, self._key("listed_ids"))
         _share_archive_state(spider, self)
         # Check for requests other workers queued more often than Scrapy's 5 s heartbeat.
@@ -240,12 +280,31 @@ class SharedScheduler(RedisScheduler):
     def enqueue_request(self, request: Request) -> bool:
         # A retry or redirect of a claimed request replaces it in the queue: its claim is done.
         claim = request.meta.pop(CLAIM, None)
-        if claim:
-            self.finished_claims.append(claim)
+        parent = request.meta.pop(PARENT_CLAIM, None)
         due = request.meta.pop(_RETRY_AT, None)
         if due:
             request.meta[_RETRY_AT_WALL] = due - time.monotonic() + time.time()
-        return super().enqueue_request(request)
+        queued = bool(
+            self._enqueue(
+                keys=[self.dupefilter_key, self.queue_key, self._key("article_ids")],
+                args=[
+                    self.df.request_fingerprint(request),
+                    -request.priority,
+                    self.queue._encode_request(request),
+                    int(request.dont_filter),
+                    request.meta.get("article_id") or "",
+                ],
+            )
+        )
+        if not queued:
+            self.df.log(request, self.spider)
+        elif self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        if claim:
+            self.finished_claims.append(claim)
+        if parent:  # in Redis now (or a duplicate): one output of the parent handed on
+            self.output_handed_on(parent)
+        return queued
 
     def next_request(self) -> Request | None:
         claim = uuid.uuid4().hex
@@ -270,6 +329,31 @@ class SharedScheduler(RedisScheduler):
         claim = request.meta.get(CLAIM)
         if claim:
             self.finished_claims.append(claim)
+
+    def output_yielded(self, claim: str, output: Any) -> None:
+        """A callback of ``claim`` yielded ``output``; it is not in Redis or the pipeline yet."""
+        self.outstanding[claim] = self.outstanding.get(claim, 0) + 1
+        if isinstance(output, ScrapyRequest):
+            output.meta[PARENT_CLAIM] = claim
+
+    def output_handed_on(self, claim: str) -> None:
+        self.outstanding[claim] = self.outstanding.get(claim, 0) - 1
+        self._finish_if_done(claim)
+
+    def output_exhausted(self, claim: str) -> None:
+        self.exhausted.add(claim)
+        self._finish_if_done(claim)
+
+    def _finish_if_done(self, claim: str) -> None:
+        if claim in self.exhausted and self.outstanding.get(claim, 0) <= 0:
+            self.exhausted.discard(claim)
+            self.outstanding.pop(claim, None)
+            self.finished_claims.append(claim)
+
+    def item_handed_on(self, item: Any, response: Response | None = None, **kwargs: Any) -> None:
+        claim = getattr(response, "meta", {}).get(CLAIM) if response is not None else None
+        if claim:
+            self.output_handed_on(claim)
 
     def rows_committed(self) -> None:
         """Rows of every finished claim are in archive.db now: drop those claims."""
@@ -338,6 +422,7 @@ class SharedScheduler(RedisScheduler):
         article_id = item.get("article_id") if hasattr(item, "get") else None
         if article_id and item.get("url"):
             self.server.hset(self._key("archived"), article_id, item["url"])
+        self.item_handed_on(item, response)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """After the pipeline committed everything: leave the frontier (or hand claims back)."""
@@ -418,22 +503,38 @@ class _ClaimMiddleware:
 
 
 class ClaimSpiderMiddleware(_ClaimMiddleware):
-    """A response's claim is finished once its callback's whole output has been handed on
-    (requests queued in Redis, rows in the pipeline's batch)."""
+    """A response's claim is finished once its callback has ended and every output has been
+    handed on: each request queued in Redis, each row through the pipeline (into its batch,
+    whose commit then drops the claim). Scrapy hands outputs on concurrently, after the
+    callback has ended, so each one is counted."""
+
+    def _claim(self, response: Response) -> tuple[SharedScheduler | None, str | None]:
+        return _frontier(self.crawler), response.meta.get(CLAIM)
 
     def process_spider_output(self, response, result, spider=None):
-        yield from result
-        self._finished(response.request)
+        frontier, claim = self._claim(response)
+        for output in result:
+            if frontier and claim and output is not None:
+                frontier.output_yielded(claim, output)
+            yield output
+        if frontier and claim:
+            frontier.output_exhausted(claim)
 
     async def process_spider_output_async(
         self, response: Response, result: AsyncIterator[Any], spider: Spider | None = None
     ) -> AsyncIterator[Any]:
-        async for item in result:
-            yield item
-        self._finished(response.request)
+        frontier, claim = self._claim(response)
+        async for output in result:
+            if frontier and claim and output is not None:
+                frontier.output_yielded(claim, output)
+            yield output
+        if frontier and claim:
+            frontier.output_exhausted(claim)
 
     def process_spider_exception(self, response, exception, spider=None) -> None:
-        self._finished(response.request)
+        frontier, claim = self._claim(response)
+        if frontier and claim:
+            frontier.output_exhausted(claim)
 
 
 class ClaimDownloaderMiddleware(_ClaimMiddleware):
