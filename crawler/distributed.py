@@ -14,11 +14,11 @@ scrapy-redis' ``Scheduler``) adds, all under ``govarchive:PORTAL:``:
     scrapy-redis' queue and fingerprints, for the current run of the portal.
 ``inflight:WORKER``
     Claims. A request is popped and claimed in one Lua script; the claim is dropped only once
-    the rows its response produced are committed to the worker's archive.db (the pipeline's
-    ``rows_committed`` signal). A worker that dies leaves its claims; the others (or the next
-    worker to start) put them back in the queue once its heartbeat is older than
-    ``GOVARCHIVE_REDIS_WORKER_TIMEOUT``. The worst case is a page fetched twice, never a page
-    lost.
+    the rows its response produced are committed to the worker's archive.db and the requests
+    it led to are in the queue (crawler/claims.py). A worker that dies leaves its claims; the
+    others (or the next worker to start) put them back in the queue once its heartbeat is
+    older than ``GOVARCHIVE_REDIS_WORKER_TIMEOUT``. The worst case is a page fetched twice,
+    never a page lost.
 ``workers``
     Heartbeats: ``time busy`` per worker, every ``GOVARCHIVE_REDIS_HEARTBEAT`` seconds.
 ``article_ids`` / ``listed_ids``
@@ -45,18 +45,16 @@ import warnings
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy import Request as ScrapyRequest
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
+from scrapy.exceptions import DontCloseSpider, ScrapyDeprecationWarning
 from scrapy.utils.misc import load_object
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from twisted.internet import task
 
 from crawler import signals as govarchive_signals
+from crawler.claims import CLAIM, PARENT_CLAIM, ClaimLedger
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
-
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -68,8 +66,6 @@ logger = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module=r"scrapy_redis\.")
 
 __all__ = [
-    "ClaimDownloaderMiddleware",
-    "ClaimSpiderMiddleware",
     "RedisSet",
     "RedisUnavailable",
     "SharedScheduler",
@@ -77,9 +73,6 @@ __all__ = [
     "redis_settings",
 ]
 
-CLAIM = "govarchive_claim"
-#: On a request a callback yielded: the claim of the response it came from.
-PARENT_CLAIM = "govarchive_parent_claim"
 _RETRY_AT = "govarchive_retry_at"  # a monotonic time: meaningless on another machine
 _RETRY_AT_WALL = "govarchive_retry_at_wall"
 
@@ -197,16 +190,8 @@ class RedisSet:
     def add(self, member: str) -> bool:
         return bool(self.server.sadd(self.key, member))
 
-    def update(self, members: Iterable[str]) -> None:
-        members = list(members)
-        if members:
-            self.server.sadd(self.key, *members)
-
     def __contains__(self, member: object) -> bool:
         return bool(self.server.sismember(self.key, member))
-
-    def __len__(self) -> int:
-        return int(self.server.scard(self.key))
 
 
 class SharedScheduler(RedisScheduler):
@@ -223,11 +208,7 @@ class SharedScheduler(RedisScheduler):
         scheduler.heartbeat = settings.getfloat("GOVARCHIVE_REDIS_HEARTBEAT", 1.0)
         scheduler.worker_timeout = settings.getfloat("GOVARCHIVE_REDIS_WORKER_TIMEOUT", 30.0)
         scheduler.idle_seconds = settings.getfloat("GOVARCHIVE_REDIS_IDLE_SECONDS", 3.0)
-        scheduler.finished_claims = []
-        # Claim -> outputs of its callback not yet handed on (rows to the pipeline, requests to
-        # Redis): Scrapy processes a callback's output concurrently, after the callback ends.
-        scheduler.outstanding = {}
-        scheduler.exhausted = set()
+        scheduler.claims = ClaimLedger()
         scheduler.idle_since = None
         scheduler.loop = None
         crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
@@ -301,9 +282,9 @@ class SharedScheduler(RedisScheduler):
         elif self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
         if claim:
-            self.finished_claims.append(claim)
+            self.claims.finish(claim)
         if parent:  # in Redis now (or a duplicate): one output of the parent handed on
-            self.output_handed_on(parent)
+            self.claims.handed_on(parent)
         return queued
 
     def next_request(self) -> Request | None:
@@ -325,39 +306,12 @@ class SharedScheduler(RedisScheduler):
 
     # -- claims ----------------------------------------------------------------------------
 
-    def claim_finished(self, request: Request) -> None:
-        claim = request.meta.get(CLAIM)
-        if claim:
-            self.finished_claims.append(claim)
-
-    def output_yielded(self, claim: str, output: Any) -> None:
-        """A callback of ``claim`` yielded ``output``; it is not in Redis or the pipeline yet."""
-        self.outstanding[claim] = self.outstanding.get(claim, 0) + 1
-        if isinstance(output, ScrapyRequest):
-            output.meta[PARENT_CLAIM] = claim
-
-    def output_handed_on(self, claim: str) -> None:
-        self.outstanding[claim] = self.outstanding.get(claim, 0) - 1
-        self._finish_if_done(claim)
-
-    def output_exhausted(self, claim: str) -> None:
-        self.exhausted.add(claim)
-        self._finish_if_done(claim)
-
-    def _finish_if_done(self, claim: str) -> None:
-        if claim in self.exhausted and self.outstanding.get(claim, 0) <= 0:
-            self.exhausted.discard(claim)
-            self.outstanding.pop(claim, None)
-            self.finished_claims.append(claim)
-
     def item_handed_on(self, item: Any, response: Response | None = None, **kwargs: Any) -> None:
-        claim = getattr(response, "meta", {}).get(CLAIM) if response is not None else None
-        if claim:
-            self.output_handed_on(claim)
+        self.claims.item_handed_on(response)
 
     def rows_committed(self) -> None:
         """Rows of every finished claim are in archive.db now: drop those claims."""
-        claims, self.finished_claims = self.finished_claims, []
+        claims = self.claims.take_finished()
         if claims:
             self.server.hdel(self.inflight_key, *claims)
 
@@ -422,7 +376,7 @@ class SharedScheduler(RedisScheduler):
         article_id = item.get("article_id") if hasattr(item, "get") else None
         if article_id and item.get("url"):
             self.server.hset(self._key("archived"), article_id, item["url"])
-        self.item_handed_on(item, response)
+        self.claims.item_handed_on(response)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """After the pipeline committed everything: leave the frontier (or hand claims back)."""
@@ -475,72 +429,3 @@ def _share_archive_state(spider: Spider, scheduler: SharedScheduler) -> None:
         return mode, known, rechecks
 
     spider._archive_state = shared_state
-
-
-def _frontier(crawler: Crawler) -> SharedScheduler | None:
-    engine = getattr(crawler, "engine", None)
-    slot = getattr(engine, "_slot", None)
-    scheduler = getattr(slot, "scheduler", None)
-    return scheduler if isinstance(scheduler, SharedScheduler) else None
-
-
-class _ClaimMiddleware:
-    """Enabled only for Redis workers (``GOVARCHIVE_REDIS_URL``)."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler):
-        if not crawler.settings.get("GOVARCHIVE_REDIS_URL"):
-            raise NotConfigured
-        return cls(crawler)
-
-    def _finished(self, request: Request) -> None:
-        frontier = _frontier(self.crawler)
-        if frontier is not None:
-            frontier.claim_finished(request)
-
-
-class ClaimSpiderMiddleware(_ClaimMiddleware):
-    """A response's claim is finished once its callback has ended and every output has been
-    handed on: each request queued in Redis, each row through the pipeline (into its batch,
-    whose commit then drops the claim). Scrapy hands outputs on concurrently, after the
-    callback has ended, so each one is counted."""
-
-    def _claim(self, response: Response) -> tuple[SharedScheduler | None, str | None]:
-        return _frontier(self.crawler), response.meta.get(CLAIM)
-
-    def process_spider_output(self, response, result, spider=None):
-        frontier, claim = self._claim(response)
-        for output in result:
-            if frontier and claim and output is not None:
-                frontier.output_yielded(claim, output)
-            yield output
-        if frontier and claim:
-            frontier.output_exhausted(claim)
-
-    async def process_spider_output_async(
-        self, response: Response, result: AsyncIterator[Any], spider: Spider | None = None
-    ) -> AsyncIterator[Any]:
-        frontier, claim = self._claim(response)
-        async for output in result:
-            if frontier and claim and output is not None:
-                frontier.output_yielded(claim, output)
-            yield output
-        if frontier and claim:
-            frontier.output_exhausted(claim)
-
-    def process_spider_exception(self, response, exception, spider=None) -> None:
-        frontier, claim = self._claim(response)
-        if frontier and claim:
-            frontier.output_exhausted(claim)
-
-
-class ClaimDownloaderMiddleware(_ClaimMiddleware):
-    """A request that finally failed (retries exhausted, robots.txt, off the portal) has
-    nothing more to give: its claim is finished. Outermost, so retries come first."""
-
-    def process_exception(self, request: Request, exception: Exception, spider=None) -> None:
-        self._finished(request)
-        return None

@@ -104,13 +104,13 @@ DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompressionMiddleware (590) and every other built-in: sees the wire bytes.
     "crawler.middlewares.WarcCaptureMiddleware": 950,
     # Redis workers only (--redis): a request that finally failed releases its claim.
-    "crawler.distributed.ClaimDownloaderMiddleware": 10,
+    "crawler.claims.ClaimDownloaderMiddleware": 10,
 }
 SPIDER_MIDDLEWARES = {
     # Session ids, listing loops and page caps, errbacks: see crawler/robustness.py.
     "crawler.robustness.ListingGuardMiddleware": 950,
     # Redis workers only (--redis): a handled response releases its claim at the next commit.
-    "crawler.distributed.ClaimSpiderMiddleware": 10,
+    "crawler.claims.ClaimSpiderMiddleware": 10,
 }
 EXTENSIONS = {
     "crawler.progress.ProgressLine": 500,
