@@ -118,6 +118,13 @@ return 0
 """
 
 
+def _score(request: Request) -> float:
+    """Priority first, then newest first (lowest score pops first), as Scrapy's own queues
+    order requests: a listing's next page goes ahead of the older backlog, so pagination
+    chains keep moving instead of waiting behind every article queued before them."""
+    return -request.priority * 1e13 - time.time() * 1000
+
+
 class RedisUnavailable(RuntimeError):
     """The --redis URL is malformed or nothing answers there; the message says which."""
 
@@ -270,7 +277,7 @@ class SharedScheduler(RedisScheduler):
                 keys=[self.dupefilter_key, self.queue_key, self._key("article_ids")],
                 args=[
                     self.df.request_fingerprint(request),
-                    -request.priority,
+                    _score(request),
                     self.queue._encode_request(request),
                     int(request.dont_filter),
                     request.meta.get("article_id") or "",
