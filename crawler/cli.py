@@ -64,8 +64,20 @@ def cli() -> None:
 def crawl_options(command):
     """The options `crawl` and `cron` share."""
     options = [
-        click.argument("portal"),
+        click.argument("portal", required=False),
         DATA_OPTION,
+        # Issue 14: many portals in one process, or one portal over many processes.
+        click.option(
+            "--fleet",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Crawl every portal of this fleet file at once, instead of PORTAL.",
+        ),
+        click.option(
+            "--redis",
+            "redis_url",
+            metavar="URL",
+            help="Share the frontier with other workers through Redis (redis://HOST:PORT/DB).",
+        ),
         click.option(
             "--base-url", help="Fetch from this mirror or local replica instead of the live host."
         ),
@@ -96,8 +108,10 @@ def crawl_options(command):
 @cli.command()
 @crawl_options
 def crawl(
-    portal: str,
+    portal: str | None,
     data_dir: Path,
+    fleet: Path | None,
+    redis_url: str | None,
     base_url: str | None,
     max_articles: int | None,
     full: bool,
@@ -105,12 +119,22 @@ def crawl(
 ) -> None:
     """Crawl PORTAL (a profile name or a .toml file) into the data directory.
 
+    --fleet FILE crawls every portal of a fleet file at once, in this process; --redis URL makes
+    this crawl one worker of a frontier shared with other processes (see the README).
+
     Exit status: 0 done, 1 done with errors, 2 bad usage or profile, 3 another command holds
     the data directory. The log is kept in DATA/logs/govarchive.log.
     """
     overrides = {"LOG_LEVEL": "WARNING"}
     if sys.stderr.isatty():
         overrides["GOVARCHIVE_PROGRESS"] = "1"
+    if fleet is not None or portal is None:
+        _fleet_or_exit(portal, fleet, redis_url, base_url)
+        from crawler.fleet_cli import crawl_fleet
+
+        sys.exit(crawl_fleet(fleet, data_dir, max_articles, full, settings, overrides, quiet=False))
+    if redis_url:
+        overrides.update(_redis_settings_or_exit(redis_url))
     name, result, elapsed = _execute_crawl(
         portal, data_dir, base_url, max_articles, full, settings, overrides
     )
@@ -125,8 +149,10 @@ def crawl(
 @cli.command()
 @crawl_options
 def cron(
-    portal: str,
+    portal: str | None,
     data_dir: Path,
+    fleet: Path | None,
+    redis_url: str | None,
     base_url: str | None,
     max_articles: int | None,
     full: bool,
@@ -137,8 +163,16 @@ def cron(
     cron mails whatever a job prints, so a routine run prints nothing; a run with errors prints
     one summary line and where the log is. Same exit status as `crawl`.
     """
+    defaults = {"LOG_ENABLED": "0"}
+    if fleet is not None or portal is None:
+        _fleet_or_exit(portal, fleet, redis_url, base_url)
+        from crawler.fleet_cli import crawl_fleet
+
+        sys.exit(crawl_fleet(fleet, data_dir, max_articles, full, settings, defaults, quiet=True))
+    if redis_url:
+        defaults.update(_redis_settings_or_exit(redis_url))
     name, result, elapsed = _execute_crawl(
-        portal, data_dir, base_url, max_articles, full, settings, {"LOG_ENABLED": "0"}
+        portal, data_dir, base_url, max_articles, full, settings, defaults
     )
     # Profile drift does not fail a crawl, but the archivist must hear of it.
     if result.exit_code != 0 or result.drift:
@@ -148,6 +182,30 @@ def cron(
         for line in _report_lines(result):
             click.echo(line, err=True)
     sys.exit(result.exit_code)
+
+
+def _fleet_or_exit(portal, fleet, redis_url, base_url) -> None:
+    """PORTAL or --fleet, not both; a fleet file holds each portal's --base-url itself."""
+    problem = None
+    if portal is None and fleet is None:
+        problem = "give a PORTAL or --fleet FILE"
+    elif portal is not None:
+        problem = "give a PORTAL or --fleet FILE, not both"
+    elif redis_url or base_url:
+        problem = "--redis and --base-url go with one PORTAL (a fleet file sets base_url)"
+    if problem:
+        click.echo(f"Error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _redis_settings_or_exit(redis_url: str) -> dict[str, str]:
+    from crawler.distributed import RedisUnavailable, redis_settings
+
+    try:
+        return redis_settings(redis_url)
+    except RedisUnavailable as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, defaults):
@@ -424,6 +482,40 @@ def verify(data_dir: Path) -> None:
     report = verify_archive(data_dir)
     click.echo(report.summary())
     sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--into",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The data directory to merge into (created if missing).",
+)
+def merge(sources: tuple[Path, ...], data_dir: Path) -> None:
+    """Merge the data directories SOURCES (e.g. of Redis workers) into one archive.
+
+    Articles are deduplicated by canonical URL (the newest capture wins, earlier different ones
+    become versions); WARC files and indexes are hard-linked (or copied). Exit status: 0 merged,
+    2 bad input, 3 a source or the target is in use.
+    """
+    from archive.lock import LockHeld
+    from archive.merge import merge_archives
+    from archive.store import ArchiveError
+    from crawler.run import EXIT_LOCKED
+
+    try:
+        report = merge_archives(sources, data_dir)
+    except LockHeld as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except ArchiveError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for path in report.repaired:
+        click.echo(f"closed unfinished WARC {path} at its last complete record")
+    click.echo(report.summary())
 
 
 @cli.command()

@@ -34,6 +34,7 @@ import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ from crawler.extract import Article, extract_article
 from crawler.profiles import Profile, Selectors
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from scrapy import Spider
     from scrapy.crawler import Crawler
 
@@ -57,6 +60,7 @@ __all__ = [
     "extraction_pool",
     "generic_profile",
     "generic_requested",
+    "shared_workers",
 ]
 
 #: Environment variable with the same meaning as the ``GOVARCHIVE_GENERIC_EXTRACTION`` setting.
@@ -123,8 +127,11 @@ def _exit_with_crawl(crawl_pid: int, interval: float = 1.0) -> None:
     os._exit(1)
 
 
-def _extract_in_worker(body: bytes, url: str, listing_date: str | None = None) -> Article:
-    return extract_article(body, url, _worker_profile, listing_date)
+def _extract_in_worker(
+    body: bytes, url: str, listing_date: str | None = None, profile: Profile | None = None
+) -> Article:
+    # A pool shared by several portals (a fleet) gets each page's profile with the page.
+    return extract_article(body, url, profile or _worker_profile, listing_date)
 
 
 def _warm_up() -> int:
@@ -151,6 +158,61 @@ def _deferred_from_future(future: Future) -> Deferred:
 
     future.add_done_callback(lambda done: reactor.callFromThread(fire, done))
     return deferred
+
+
+class SharedWorkers:
+    """One set of worker processes for every crawler of a process (``govarchive crawl --fleet``).
+
+    Eight portals with a pool each would start 8 x 4 processes on a 2-core machine; sharing one
+    pool keeps the process count (and memory) that of one crawl. Pages carry their profile.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.executor: ProcessPoolExecutor | None = None
+        self.warm_ups: list[Future] = []
+
+    def start(self) -> ProcessPoolExecutor:
+        if self.executor is None:
+            self.executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(None, os.getpid()),
+            )
+            self.warm_ups = [self.executor.submit(_warm_up) for _ in range(self.workers)]
+        return self.executor
+
+    def discard(self, executor: ProcessPoolExecutor) -> None:
+        """Forget a broken executor, so the next :meth:`start` builds a fresh one."""
+        if executor is self.executor:
+            self.executor = None
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        executor, self.executor = self.executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+#: Set by :func:`shared_workers` while a fleet runs; every crawler's pool then uses it.
+_shared: SharedWorkers | None = None
+
+
+@contextmanager
+def shared_workers(workers: int | None = None) -> Iterator[SharedWorkers | None]:
+    """Within this block, every crawler of the process extracts in one shared pool."""
+    global _shared
+    count = default_workers() if workers is None else int(workers)
+    if count <= 0:
+        yield None
+        return
+    _shared = SharedWorkers(count)
+    try:
+        yield _shared
+    finally:
+        shared, _shared = _shared, None
+        shared.close()
 
 
 class ExtractionPool:
@@ -182,6 +244,7 @@ class ExtractionPool:
         self._inline_left = inline_first
         self._warm_ups: list[Future] = []
         self._warm = False
+        self.shared: SharedWorkers | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, profile: Profile) -> ExtractionPool:
@@ -195,6 +258,8 @@ class ExtractionPool:
             generic=generic_requested(settings.get("GOVARCHIVE_GENERIC_EXTRACTION")),
             stats=crawler.stats,
         )
+        if _shared is not None and pool.workers:
+            pool.shared = _shared
         # Bound method of an object the spider keeps: the weak reference stays alive.
         crawler.signals.connect(pool.close, signal=signals.spider_closed)
         return pool
@@ -206,6 +271,11 @@ class ExtractionPool:
     def start(self) -> None:
         """Start the worker processes; pages are extracted inline until they are ready."""
         if self.inline or self._executor is not None or self._closed:
+            return
+        if self.shared is not None:
+            self._executor = self.shared.start()
+            self._warm = False
+            self._warm_ups = self.shared.warm_ups
             return
         # spawn, not fork: the crawl process runs reactor and resolver threads, and forking a
         # threaded process can copy a held lock into the child. Not forkserver either: its
@@ -249,7 +319,8 @@ class ExtractionPool:
         try:
             if executor is None:  # the pool gave up (see _replace) while this page waited
                 return extract_article(body, url, self.profile, listing_date)
-            future = executor.submit(_extract_in_worker, body, url, listing_date)
+            page_profile = self.profile if self.shared is not None else None
+            future = executor.submit(_extract_in_worker, body, url, listing_date, page_profile)
             return await maybe_deferred_to_future(_deferred_from_future(future))
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the page is in the WARC either way.
@@ -274,7 +345,9 @@ class ExtractionPool:
         ``if __name__ == "__main__":``: spawned workers import the script again.
         """
         executor, self._executor = self._executor, None
-        if executor is not None:
+        if executor is not None and self.shared is not None:
+            self.shared.discard(executor)
+        elif executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         self._inc("govarchive/extract_pool_restarts")
         if self._restarts_left <= 0:
@@ -289,7 +362,7 @@ class ExtractionPool:
         """Stop the workers (after the crawl: every callback has had its result by then)."""
         self._closed = True
         executor, self._executor = self._executor, None
-        if executor is not None:
+        if executor is not None and self.shared is None:  # a shared pool outlives one crawler
             executor.shutdown(wait=True, cancel_futures=True)
 
     def _inc(self, key: str) -> None:

@@ -105,7 +105,7 @@ class WarcCaptureMiddleware:
         }
         self.writer = WarcWriter(
             data_dir / "warc",
-            prefix=portal.name if portal else spider.name,
+            prefix=_warc_prefix(portal.name if portal else spider.name, self.settings),
             data_dir=data_dir,
             warcinfo={k: str(v) for k, v in warcinfo.items() if v},
             max_file_size=self.settings.getint("GOVARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_FILE_SIZE),
@@ -300,6 +300,12 @@ def _warc_date_of(fetched_at: str | None) -> str | None:
         return None
     moment = datetime.fromisoformat(fetched_at)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _warc_prefix(portal: str, settings) -> str:
+    """``PORTAL``, or ``PORTAL-WORKER`` for a Redis worker: names never collide."""
+    worker = settings.get("GOVARCHIVE_WORKER_ID")
+    return f"{portal}-{worker}" if worker else portal
 
 
 def _host_header(url: str) -> str:

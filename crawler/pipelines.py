@@ -38,6 +38,7 @@ RECORDED_SETTINGS = (
     "DOWNLOAD_DELAY",
     "CONCURRENT_REQUESTS_PER_DOMAIN",
     "GOVARCHIVE_CONTACT",
+    "GOVARCHIVE_WORKER_ID",
 )
 
 
@@ -170,6 +171,7 @@ class ArchivePipeline:
         if self.pending_removals:
             self.counts["articles_removed"] += self.archive.mark_removed(self.pending_removals)
             self.pending_removals = []
+        self.crawler.signals.send_catch_log(govarchive_signals.rows_committed)
 
     def close_spider(self, spider: Spider | None = None) -> None:
         if self.archive is not None:

@@ -44,6 +44,14 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 DUPEFILTER_CLASS = "crawler.frontier.DiskDupeFilter"
 SCHEDULER = "crawler.frontier.DiskQueueScheduler"
 GOVARCHIVE_DISK_QUEUE = True
+# Redis workers (`govarchive crawl PORTAL --redis URL`, crawler/distributed.py): the worker id in
+# WARC file names (default HOST-PID), heartbeat period, how long a silent worker is presumed
+# dead (its claims requeued), and how long the whole frontier must stay idle before workers end.
+GOVARCHIVE_REDIS_URL = None
+GOVARCHIVE_WORKER_ID = None
+GOVARCHIVE_REDIS_HEARTBEAT = 1.0
+GOVARCHIVE_REDIS_WORKER_TIMEOUT = 30.0
+GOVARCHIVE_REDIS_IDLE_SECONDS = 3.0
 
 # -- politeness -------------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
@@ -106,6 +114,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.robustness.ContentSniffMiddleware": 540,
     # Above HttpCompressionMiddleware (590) and every other built-in: sees the wire bytes.
     "crawler.middlewares.WarcCaptureMiddleware": 950,
+    # Redis workers only (--redis): a request that finally failed releases its claim.
+    "crawler.claims.ClaimDownloaderMiddleware": 10,
 }
 SPIDER_MIDDLEWARES = {
     # Session ids, listing loops and page caps, errbacks: see crawler/robustness.py.
@@ -114,6 +124,8 @@ SPIDER_MIDDLEWARES = {
     "crawler.brokenlinks.KnownBrokenLinksMiddleware": 900,
     # An exception in a spider callback stops the crawl: see crawler/fatal.py.
     "crawler.fatal.FatalErrorsMiddleware": 990,
+    # Redis workers only (--redis): a handled response releases its claim at the next commit.
+    "crawler.claims.ClaimSpiderMiddleware": 10,
 }
 # Days a broken link (a 404/410 of a linked page never archived) is not requested again;
 # `--full` rechecks them all.
