@@ -23,10 +23,20 @@ DATA_OPTION = click.option(
 )
 
 
-def _load_profile_or_exit(portal: str):
+def _load_profile_or_exit(portal: str, base_url: str | None = None, generic: bool = False):
+    """A bundled name, a .toml file, or a portal's URL (crawler/recognise.py)."""
+    from crawler.recognise import UnreachablePortal, looks_like_url, profile_for_url
+
     try:
+        if looks_like_url(portal):
+            profile = profile_for_url(portal, base_url, generic=generic)
+            how = f"template {profile.template}" if profile.template else "generic rules"
+            click.echo(f"{profile.name}: crawling with {how}", err=True)
+            return profile
+        if generic:
+            raise click.BadParameter("--generic needs a portal URL", param_hint="PORTAL")
         return load_profile(portal)
-    except ProfileError as exc:
+    except (ProfileError, UnreachablePortal) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 
@@ -74,6 +84,11 @@ def crawl_options(command):
             help="Fetch at most this many article pages (a trial run; later runs do a full walk).",
         ),
         click.option(
+            "--generic",
+            is_flag=True,
+            help="With a portal URL: skip template recognition, infer rules from the home page.",
+        ),
+        click.option(
             "--full",
             is_flag=True,
             help="Walk every listing page (backfill) instead of stopping at known articles.",
@@ -99,10 +114,15 @@ def crawl(
     data_dir: Path,
     base_url: str | None,
     max_articles: int | None,
+    generic: bool,
     full: bool,
     settings: tuple[str, ...],
 ) -> None:
-    """Crawl PORTAL (a profile name or a .toml file) into the data directory.
+    """Crawl PORTAL (a profile name, a .toml file, or a portal's URL) into the data directory.
+
+    Given a URL (https://host/), the home page is fetched and a bundled CMS template recognised
+    from it; with none (or --generic), link rules are inferred from the home page. Rows carry
+    the host as their portal.
 
     Exit status: 0 done, 1 done with errors, 2 bad usage or profile, 3 another command holds
     the data directory. The log is kept in DATA/logs/govarchive.log.
@@ -111,7 +131,7 @@ def crawl(
     if sys.stderr.isatty():
         overrides["GOVARCHIVE_PROGRESS"] = "1"
     name, result, elapsed = _execute_crawl(
-        portal, data_dir, base_url, max_articles, full, settings, overrides
+        portal, data_dir, base_url, max_articles, full, settings, overrides, generic
     )
     click.echo(_summary_line(name, result, elapsed))
     from crawler.preflight import failure_lines
@@ -128,6 +148,7 @@ def cron(
     data_dir: Path,
     base_url: str | None,
     max_articles: int | None,
+    generic: bool,
     full: bool,
     settings: tuple[str, ...],
 ) -> None:
@@ -137,7 +158,7 @@ def cron(
     one summary line and where the log is. Same exit status as `crawl`.
     """
     name, result, elapsed = _execute_crawl(
-        portal, data_dir, base_url, max_articles, full, settings, {"LOG_ENABLED": "0"}
+        portal, data_dir, base_url, max_articles, full, settings, {"LOG_ENABLED": "0"}, generic
     )
     # Profile drift does not fail a crawl, but the archivist must hear of it.
     if result.exit_code != 0 or result.drift:
@@ -149,11 +170,13 @@ def cron(
     sys.exit(result.exit_code)
 
 
-def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, defaults):
+def _execute_crawl(
+    portal, data_dir, base_url, max_articles, full, settings, defaults, generic=False
+):
     from archive.lock import LockHeld
     from crawler.run import EXIT_LOCKED, run_crawl
 
-    profile = _load_profile_or_exit(portal)
+    profile = _load_profile_or_exit(portal, base_url, generic)
     overrides = {**defaults, **_parse_settings(settings)}
     if full:
         overrides["GOVARCHIVE_FULL"] = "1"
@@ -206,13 +229,19 @@ def _report_lines(result) -> list[str]:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--portal", help="Use this portal's profile (default: generic extraction).")
+@click.option(
+    "--portal",
+    help="Use this portal's profile (default: a bundled template recognised from the page when "
+    "--url is given, else generic extraction).",
+)
 @click.option("--url", help="The page's URL (resolves relative links and the canonical URL).")
 def extract(file: Path, portal: str | None, url: str | None) -> None:
     """Print the extraction of an HTML FILE as JSON, with the `articles` field names."""
     from crawler.extract import extract_article
 
     profile = _load_profile_or_exit(portal) if portal else None
+    if profile is None and url is not None:
+        profile = _profile_recognised_or_none(file, url)
     if url is None:
         url = profile.base_url + "/" if profile else file.resolve().as_uri()
     try:
@@ -223,6 +252,19 @@ def extract(file: Path, portal: str | None, url: str | None) -> None:
         click.echo(f"Error: {file}: extraction failed: {describe(exc)}", err=True)
         sys.exit(1)
     click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+
+
+def _profile_recognised_or_none(file: Path, url: str):
+    """The profile of a bundled template the page itself is recognised as, else None."""
+    from crawler.extract import decode_html
+    from crawler.profiles import recognise_templates
+    from crawler.recognise import HomePage, normalise_portal_url, profile_for_home
+
+    html = decode_html(file.read_bytes())
+    if not url.startswith(("http://", "https://")) or not recognise_templates(html):
+        return None
+    parts = url.split("/", 3)
+    return profile_for_home(HomePage(normalise_portal_url("/".join(parts[:3])), url, html))
 
 
 @cli.command()
