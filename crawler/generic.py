@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import html as lxml_html
 
-MAX_SECTIONS = 80
+if TYPE_CHECKING:
+    from crawler.profiles import Profile
+
+MAX_SECTIONS = 200
 MIN_ARTICLE_LINKS = 3
 
 #: Extensions of files, not pages.
@@ -50,7 +54,9 @@ PAGE_NUMBER_PATTERN = (
 EXCLUDE_PATTERNS = (
     rf"\.(?:{FILE_EXTENSIONS})(?:[?#]|$)",
     r"(?i)print|pop_?up|popup|in-bai|/feed/?$|/rss",
-    r"(?i)login|logout|dang-nhap|dang-ky|signin|register|search|tim-kiem|timkiem",
+    # In the path only: listing queries carry empty search fields (advancedSearch=false).
+    r"(?i)^[^?#]*(?:login|logout|dang-nhap|dang-ky|signin|register|search|tim-kiem|timkiem)",
+    r"(?i)[?&](?:q|query|keywords?|search|s)=[^&#]",
     r"(?i)[?&](?:p_p_lifecycle=1|action|do|format|share|replytocom|lang|languageId)=",
     r"(?i)^https?://[^/?#]+/web/\d{4,}",  # a copy of an archived site (Wayback-style paths)
     r"(/[^/?#]+/[^/?#]+/).*\1",  # a path that repeats itself: a relative-link trap
@@ -94,6 +100,7 @@ def infer_profile_tables(url: str, html: str, tables: dict) -> dict:
         "exclude": exclude,
         "max_pages": 300,
     }
+    result["discovery"] = {"sections": True, "max_sections": MAX_SECTIONS}
     return result
 
 
@@ -172,3 +179,25 @@ def article_pattern(links: list[str]) -> str | None:
         return rf"^https?://[^/?#]+/{last}$"
     prefix = r"(?:/[^/?#]+)*" if max(depths) > 2 else ""
     return rf"^https?://[^/?#]+{prefix}/{parent}/{last}$"
+
+
+def section_paths(hrefs: list[str], page_url: str, profile: Profile) -> list[str]:
+    """Links of a fetched page that look like sections of the portal (menus, breadcrumbs): on
+    one of its hosts, not an article, not a pager page, not a trap, no query, 1-3 segments."""
+    found: dict[str, None] = {}
+    for href in hrefs:
+        href = href.strip()
+        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+            continue
+        absolute = urljoin(page_url, href).split("#", 1)[0]
+        parts = urlsplit(absolute)
+        if parts.query or parts.hostname not in profile.hosts:
+            continue
+        if profile.article_id(absolute) is not None or profile.is_excluded(absolute):
+            continue
+        if profile.is_listing(absolute):
+            continue
+        depth = len([s for s in parts.path.split("/") if s])
+        if 1 <= depth <= 3:
+            found[parts.path] = None
+    return list(found)

@@ -60,6 +60,9 @@ class PortalSpider(scrapy.Spider):
         self.listed_known_ids: set[str] = set()
         self.listing_failures = 0
         self.mode = "full"
+        #: Sections walked so far (start paths, and those found on pages when the profile
+        #: discovers them): bounded by the profile's max_sections.
+        self.sections = set(self.profile.start_paths)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.mode, self.known, rechecks = self._archive_state()
@@ -183,6 +186,21 @@ class PortalSpider(scrapy.Spider):
             else:
                 yield self._listing_request(url, dict(meta))
         yield from self._pattern_pager(response, section, meta)
+        yield from self._discovered_sections(response)
+
+    def _discovered_sections(self, response: TextResponse) -> Iterator[scrapy.Request]:
+        """Sections linked from a page's menus, for profiles that discover them (generic)."""
+        if not self.profile.discover_sections or self.mode == "incremental":
+            return
+        from crawler.generic import section_paths
+
+        portal_url = self.urls.to_portal(response.url)
+        for path in section_paths(response.xpath("//a/@href").getall(), portal_url, self.profile):
+            if path in self.sections or len(self.sections) >= self.profile.max_sections:
+                continue
+            self.sections.add(path)
+            url = self.urls.to_fetch(self.profile.base_url + path)
+            yield self._listing_request(url, {"section": path, PROBE: True})
 
     def _listed(self, response: TextResponse):
         return listed_links(response, self.profile)
@@ -290,6 +308,8 @@ class PortalSpider(scrapy.Spider):
             yield PageNote(portal_url, reason)
             return
         yield article_row(article, extraction.profile, response.meta.get("warc"))
+        for request in self._discovered_sections(response):
+            yield request
         if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
             for attachment in article.attachments:
                 fetch_url = self.urls.to_fetch(attachment.url)
