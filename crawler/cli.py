@@ -268,6 +268,36 @@ def _profile_recognised_or_none(file: Path, url: str):
 
 
 @cli.command()
+@click.argument("url")
+@click.option("--base-url", help="Fetch from this mirror or local replica, not the live host.")
+@click.option("--generic", is_flag=True, help="Skip template recognition, infer the rules.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the draft profile (default: HOST.toml in the current directory).",
+)
+def probe(url: str, base_url: str | None, generic: bool, out: Path | None) -> None:
+    """Show what a crawl of the portal at URL would decide, and write a draft profile.
+
+    Prints the template recognised (or the article and listing patterns inferred), five
+    sample articles with their fields, and writes a profile `govarchive crawl FILE` accepts.
+    """
+    from crawler.probe import probe as run_probe
+    from crawler.probe import report_lines, write_draft
+    from crawler.recognise import UnreachablePortal
+
+    try:
+        result = run_probe(url, base_url, generic=generic)
+    except (ProfileError, UnreachablePortal) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for line in report_lines(result):
+        click.echo(line)
+    path = write_draft(result.profile, out or Path(f"{result.profile.name}.toml"))
+    click.echo(f"\ndraft profile: {path} (crawl it with `govarchive crawl {path}`)")
+
+
+@cli.command()
 @DATA_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per portal.")
 def status(data_dir: Path, as_json: bool) -> None:

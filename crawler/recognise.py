@@ -17,6 +17,7 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from html import unescape
 from urllib.parse import urlsplit, urlunsplit
 
 from crawler.profiles import Profile, ProfileError, profile_from_tables, recognise_templates
@@ -133,8 +134,22 @@ def fetch_page(url: str, base_url: str | None = None) -> HomePage:
 
 
 def page_language(html: str, host: str) -> str:
-    """The language the page declares (``<html lang>``, Content-Language), else the host's country's
-    most likely one for the few we know, else ``en``."""
+    """The language of the page's text where its letters tell (Vietnamese), else the one it
+    declares (``<html lang>``, Content-Language), else the host's country's for the few we know,
+    else ``en``. Templates saved from another site declare the wrong one (``lang="en-us"``)."""
+    from lxml import html as lxml_html
+
+    from crawler.extract.language import _language
+
+    try:
+        root = lxml_html.fromstring(html)
+        visible = "//body//text()[not(ancestor::script) and not(ancestor::style)]"
+        text = " ".join(t.strip() for t in root.xpath(visible) if t.strip())
+        found = _language(root, text, None) if text else None
+        if found == "vi":
+            return found
+    except (ValueError, lxml_html.etree.ParserError):
+        pass
     for pattern in (_LANG, _META_LANG):
         match = pattern.search(html[:20000])
         if match:
@@ -194,4 +209,4 @@ def profile_for_home(home: HomePage, generic: bool = False) -> Profile:
 
 def _page_title(html: str) -> str:
     match = re.search(r"<title[^>]*>(.*?)</title>", html[:50000], re.IGNORECASE | re.DOTALL)
-    return re.sub(r"\s+", " ", match.group(1)).strip()[:200] if match else ""
+    return re.sub(r"\s+", " ", unescape(match.group(1))).strip()[:200] if match else ""
