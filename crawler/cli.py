@@ -263,8 +263,7 @@ def _profile_recognised_or_none(file: Path, url: str):
     html = decode_html(file.read_bytes())
     if not url.startswith(("http://", "https://")) or not recognise_templates(html):
         return None
-    parts = url.split("/", 3)
-    return profile_for_home(HomePage(normalise_portal_url("/".join(parts[:3])), url, html))
+    return profile_for_home(HomePage(normalise_portal_url(url), url, html))
 
 
 @cli.command()

@@ -69,16 +69,16 @@ _ID_LAST = re.compile(r"[-_.](\d{3,})$")
 _ONLY_ID = re.compile(r"^\d{4,}$")
 
 
-def infer_profile_tables(url: str, html: str, tables: dict) -> dict:
+def infer_profile_tables(page_url: str, html: str, tables: dict) -> dict:
     """``tables`` (a ``[portal]`` table) completed with generic ``[links]`` rules and the
-    home page's sections as start paths, inferred from the home page's links."""
-    host = urlsplit(url).hostname or ""
-    links = same_host_links(html, url + "/", host)
+    page's sections as further start paths, inferred from the links of the start page."""
+    host = urlsplit(page_url).hostname or ""
+    links = same_host_links(html, page_url, host)
     article = article_pattern(links)
     exclude = list(EXCLUDE_PATTERNS)
     article_re = re.compile(article) if article else None
     excluded = [re.compile(p) for p in exclude]
-    sections = ["/"]
+    sections = list(tables["portal"]["start_paths"])
     for link in links:
         if article_re is not None and article_re.search(link):
             continue

@@ -39,13 +39,12 @@ class ProbeResult:
 
 def probe(url: str, base_url: str | None = None, generic: bool = False) -> ProbeResult:
     """Recognise or infer a profile for ``url`` and extract up to :data:`SAMPLES` articles."""
-    url = normalise_portal_url(url)
-    home = fetch_page(url + "/", base_url)
+    home = fetch_page(normalise_portal_url(url), base_url)
     profile = profile_for_home(home, generic)
     result = ProbeResult(profile, home)
     links = [
         link
-        for link in same_host_links(home.html, url + "/", profile.host)
+        for link in same_host_links(home.html, home.url, profile.host)
         if profile.article_id(link) is not None
     ]
     result.article_links = len(links)

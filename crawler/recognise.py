@@ -91,19 +91,21 @@ class UnreachablePortal(ValueError):
 
 @dataclass(frozen=True)
 class HomePage:
-    url: str  # the portal's URL (on the real host)
+    url: str  # the page's URL on the portal's own host (the home page or a section)
     fetch_url: str  # where it was fetched (the mirror when --base-url is given)
     html: str
 
 
 def normalise_portal_url(url: str) -> str:
-    """``https://host`` or ``https://host/path/``: the portal's base URL (no trailing slash)."""
+    """The page a crawl of ``url`` starts from: ``https://host/`` for a bare host, or the
+    section ``https://host/path`` given (without a trailing slash or a fragment)."""
     if "://" not in url:
         url = "https://" + url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ProfileError(url, "url", "must be an http(s) URL such as https://host/")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 def looks_like_url(value: str) -> bool:
@@ -121,13 +123,16 @@ def fetch_page(url: str, base_url: str | None = None) -> HomePage:
         fetch_url = urlunsplit(
             (mirror.scheme, mirror.netloc, mirror.path + (parts.path or "/"), parts.query, "")
         )
+    from w3lib.url import safe_url_string
+
+    fetch_url = safe_url_string(fetch_url)  # as Scrapy requests it: non-ASCII percent-encoded
     request = urllib.request.Request(fetch_url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as answer:
             body = answer.read(20_000_000)
     except urllib.error.HTTPError as exc:
         raise UnreachablePortal(f"{fetch_url}: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UnreachablePortal(f"{fetch_url}: cannot fetch: {reason}") from None
     return HomePage(url, fetch_url, decode_html(body))
@@ -164,17 +169,20 @@ def guessed_timezone(host: str) -> str:
     return COUNTRY_ZONES.get(host.rsplit(".", 1)[-1].lower(), "UTC")
 
 
-def portal_tables(url: str, html: str) -> dict:
-    """The ``[portal]`` table of a profile for ``url``: what the page and the host tell."""
-    host = urlsplit(url).hostname or ""
+def portal_tables(page_url: str, html: str) -> dict:
+    """The ``[portal]`` table of a profile starting at ``page_url`` (the home page or a
+    section): what the page and the host tell."""
+    parts = urlsplit(page_url)
+    host = parts.hostname or ""
+    start = parts.path or "/"
     return {
         "portal": {
             "name": host,
             "title": _page_title(html),
-            "base_url": url,
+            "base_url": f"{parts.scheme}://{parts.netloc}",
             "language": page_language(html, host),
             "timezone": guessed_timezone(host),
-            "start_paths": ["/"],
+            "start_paths": [start + (f"?{parts.query}" if parts.query else "")],
         }
     }
 
@@ -186,24 +194,23 @@ def profile_for_url(url: str, base_url: str | None = None, generic: bool = False
     rules are inferred from the home page (:func:`crawler.generic.infer_profile_tables`).
     Raises :class:`UnreachablePortal` when the home page cannot be fetched.
     """
-    url = normalise_portal_url(url)
-    home = fetch_page(url + "/", base_url)
+    home = fetch_page(normalise_portal_url(url), base_url)
     return profile_for_home(home, generic)
 
 
 def profile_for_home(home: HomePage, generic: bool = False) -> Profile:
+    """The profile for a fetched start page (see :func:`profile_for_url`)."""
     from dataclasses import replace
 
-    url = home.url.rstrip("/")
-    tables = portal_tables(url, home.html)
+    tables = portal_tables(home.url, home.html)
     templates = [] if generic else recognise_templates(home.html)
     if templates:
-        profile = profile_from_tables(tables, url, templates[0])
+        profile = profile_from_tables(tables, home.url, templates[0])
     else:
         from crawler.generic import infer_profile_tables
 
-        tables = infer_profile_tables(url, home.html, tables)
-        profile = profile_from_tables(tables, url)
+        tables = infer_profile_tables(home.url, home.html, tables)
+        profile = profile_from_tables(tables, home.url)
     return replace(profile, timezone_guessed=True)
 
 
