@@ -290,9 +290,10 @@ def probe(url: str, base_url: str | None, generic: bool, out: Path | None) -> No
     except (ProfileError, UnreachablePortal) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    # Written first: a reader that stops reading the report (`| head`) still gets the file.
+    path = write_draft(result.profile, out or Path(f"{result.profile.name}.toml"))
     for line in report_lines(result):
         click.echo(line)
-    path = write_draft(result.profile, out or Path(f"{result.profile.name}.toml"))
     click.echo(f"\ndraft profile: {path} (crawl it with `govarchive crawl {path}`)")
 
 
