@@ -161,9 +161,11 @@ def draft_toml(profile: Profile) -> str:
         out.append(f"exclude = {value([p.pattern for p in profile.exclude_patterns])}")
         if profile.max_listing_pages:
             out.append(f"max_pages = {profile.max_listing_pages}")
+    if profile.discover_sections:
         out += [
             "",
             "[discovery]",
+            "# Walk the sections that fetched pages' menus link to, up to max_sections.",
             f"sections = {value(profile.discover_sections)}",
             f"max_sections = {profile.max_sections}",
         ]
