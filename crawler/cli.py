@@ -23,7 +23,9 @@ DATA_OPTION = click.option(
 )
 
 
-def _load_profile_or_exit(portal: str, base_url: str | None = None, generic: bool = False):
+def _load_profile_or_exit(
+    portal: str, base_url: str | None = None, generic: bool = False, quiet: bool = False
+):
     """A bundled name, a .toml file, or a portal's URL (crawler/recognise.py)."""
     from crawler.recognise import UnreachablePortal, looks_like_url, profile_for_url
 
@@ -31,7 +33,8 @@ def _load_profile_or_exit(portal: str, base_url: str | None = None, generic: boo
         if looks_like_url(portal):
             profile = profile_for_url(portal, base_url, generic=generic)
             how = f"template {profile.template}" if profile.template else "generic rules"
-            click.echo(f"{profile.name}: crawling with {how}", err=True)
+            if not quiet:  # cron mails whatever a job prints
+                click.echo(f"{profile.name}: crawling with {how}", err=True)
             return profile
         if generic:
             raise click.BadParameter("--generic needs a portal URL", param_hint="PORTAL")
@@ -158,7 +161,15 @@ def cron(
     one summary line and where the log is. Same exit status as `crawl`.
     """
     name, result, elapsed = _execute_crawl(
-        portal, data_dir, base_url, max_articles, full, settings, {"LOG_ENABLED": "0"}, generic
+        portal,
+        data_dir,
+        base_url,
+        max_articles,
+        full,
+        settings,
+        {"LOG_ENABLED": "0"},
+        generic,
+        quiet=True,
     )
     # Profile drift does not fail a crawl, but the archivist must hear of it.
     if result.exit_code != 0 or result.drift:
@@ -171,12 +182,12 @@ def cron(
 
 
 def _execute_crawl(
-    portal, data_dir, base_url, max_articles, full, settings, defaults, generic=False
+    portal, data_dir, base_url, max_articles, full, settings, defaults, generic=False, quiet=False
 ):
     from archive.lock import LockHeld
     from crawler.run import EXIT_LOCKED, run_crawl
 
-    profile = _load_profile_or_exit(portal, base_url, generic)
+    profile = _load_profile_or_exit(portal, base_url, generic, quiet)
     overrides = {**defaults, **_parse_settings(settings)}
     if full:
         overrides["GOVARCHIVE_FULL"] = "1"
