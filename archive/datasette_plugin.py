@@ -10,11 +10,19 @@ in the metadata, ``plugins: {govarchive: {replay_url: ...}}`` (``govarchive serv
 --replay-url``), a template such as ``http://127.0.0.1:8080/coll/{timestamp}/{url}`` for a local
 pywb; without it the cell stays the plain record id.
 
+Pages for people (templates in archive/web/templates): the article page (``articles`` row page),
+search results with highlighted snippets, the timeline on the database page; the
+``/-/govarchive/capture/`` route serving an archived page sandboxed (archive.capture_view),
+a ``.jsonl`` output renderer (archive.export) and a facet by year (archive.facets). On the
+``articles`` table page the body text and the WARC pointer columns are left out unless the
+request names its columns (``_col``/``_nocol``).
+
 Registered through the ``datasette`` entry point ``govarchive`` in pyproject.toml.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
@@ -22,15 +30,28 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from datasette import hookimpl
+from datasette.utils import escape_fts, tilde_encode
 from markupsafe import Markup
 
+from archive import article_page, search
+from archive.capture_view import capture_view
+from archive.export import render_jsonl
+from archive.facets import YearFacet
+from archive.snippets import highlight, snippet
 from archive.textfold import fold, fold_sql
 
 __all__ = [
+    "HIDDEN_BY_DEFAULT",
     "PLUGIN_NAME",
+    "RESULT_COLUMNS",
     "asgi_wrapper",
+    "extra_template_vars",
     "fold_search_query",
+    "fts_match",
     "prepare_connection",
+    "register_facet_classes",
+    "register_output_renderer",
+    "register_routes",
     "render_cell",
     "replay_link",
     "with_replay_url",
@@ -62,15 +83,66 @@ def fold_search_query(query_string: bytes) -> bytes:
     return urlencode(folded).encode("ascii")
 
 
+#: Columns of ``articles`` a reader of the table page does not need to see: the whole body (one
+#: cell a screen long per row) and the WARC pointer (the article page shows it).
+HIDDEN_BY_DEFAULT = (
+    "text",
+    "warc_filename",
+    "warc_offset",
+    "warc_length",
+    "warc_record_id",
+    "warc_payload_digest",
+)
+#: Columns the search results list shows (with the key, ``url``, which Datasette always adds).
+RESULT_COLUMNS = ("title", "published_at", "portal", "category")
+_ARTICLES_HTML = re.compile(r"^/(?P<database>[^/.]+)/articles$")
+
+
+async def _hidden_columns(datasette: Any, database: str) -> list[tuple[str, str]]:
+    """``_nocol`` pairs for the default-hidden columns this archive has (looked up once: a
+    column is never dropped, and one added while serving merely shows)."""
+    cache = datasette.__dict__.setdefault("_govarchive_hidden_columns", {})
+    if database not in cache:
+        try:
+            columns = await datasette.get_database(database).table_columns("articles")
+        except KeyError:
+            return []
+        cache[database] = [("_nocol", name) for name in HIDDEN_BY_DEFAULT if name in columns]
+    return cache[database]
+
+
+async def _default_columns(datasette: Any, path: str, query_string: bytes) -> bytes:
+    """``_nocol=`` the columns hidden by default, unless the request chose its columns."""
+    view = _ARTICLES_HTML.match(path)
+    if not view:
+        return query_string
+    args = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    if args.keys() & {"_col", "_nocol"}:
+        return query_string
+    searching = args.get("_search") or args.get(search.PLANNED_SEARCH)
+    if searching and not args.get("_grid"):
+        # The list of results shows these (and reads each text for its snippet itself):
+        # fewer columns to read and render for rows shown as a title, a date and a snippet.
+        chosen = [("_col", name) for name in RESULT_COLUMNS]
+    else:
+        chosen = await _hidden_columns(datasette, view["database"])
+    if not chosen:
+        return query_string
+    extra = urlencode(chosen).encode("ascii")
+    return query_string + b"&" + extra if query_string else extra
+
+
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Callable[[ASGIApp], ASGIApp]:
     """Rewrite the query string before Datasette parses it: there is no search hook."""
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def folding_app(scope: Scope, receive: Any, send: Any) -> None:
-            if scope.get("type") == "http" and scope.get("query_string"):
-                query_string = fold_search_query(scope["query_string"])
-                if query_string is not scope["query_string"]:
+            if scope.get("type") == "http":
+                original = scope.get("query_string") or b""
+                query_string = fold_search_query(original) if original else original
+                query_string = await _default_columns(datasette, scope["path"], query_string)
+                if query_string is not original:
                     scope = {**scope, "query_string": query_string}
             await app(scope, receive, send)
 
@@ -84,6 +156,16 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
     """Offer ``fold()`` in SQL, so hand-written queries can match the folded index:
     ``select * from articles_fts where articles_fts match fold('Đảng ủy')``."""
     conn.create_function("fold", 1, fold_sql, deterministic=True)
+    conn.create_function("fts_match", 1, fts_match, deterministic=True)
+
+
+def fts_match(query: object) -> object:
+    """What a user typed as an FTS5 match expression on the folded index, each word quoted (as
+    Datasette's ``_search`` does): ``fts_match('Hội nghị')`` → ``"Hoi" "nghi"``."""
+    if not isinstance(query, str):
+        return query
+    # Nothing to look for (an empty box, a lone quote) matches nothing instead of failing.
+    return escape_fts(fold(query)) or '""'
 
 
 # -- provenance -------------------------------------------------------------------------------
@@ -173,14 +255,172 @@ def with_replay_url(metadata: dict[str, Any], replay_url: str | None) -> dict[st
     return {**metadata, "plugins": plugins}
 
 
-# Search plans that hold up on a million articles live in a plugin module of their own.
+# -- pages for people -------------------------------------------------------------------------
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [(r"^/-/govarchive/capture/(?P<database>[^/]+)$", capture_view)]
+
+
+@hookimpl
+def register_output_renderer() -> dict[str, Any]:
+    return {"extension": "jsonl", "render": render_jsonl}
+
+
+@hookimpl
+def register_facet_classes() -> list[type]:
+    return [YearFacet]
+
+
+def _replay_template(datasette: Any, database: str) -> str | None:
+    config = datasette.plugin_config(PLUGIN_NAME, database=database, table="articles") or {}
+    template = config.get("replay_url")
+    return template if isinstance(template, str) and template else None
+
+
+async def _article(datasette: Any, database: str, row: Any) -> dict[str, Any]:
+    """What the article page shows beyond the row's own columns."""
+    db = datasette.get_database(database)
+    extras = await article_page.article_extras(db, row["url"])
+    template = _replay_template(datasette, database)
+    replay = None
+    if template:
+        replay = replay_link(template, row["fetched_url"] or row["url"], row["crawled_at"] or "")
+    return {
+        **extras,
+        "published_local": article_page.local_date(row["published_at"]),
+        "paragraphs": article_page.paragraphs(row["text"], row["sapo"]),
+        "citation": article_page.citation(row),
+        "replay_url": replay,
+        "capture_url": (
+            datasette.urls.path(article_page.capture_path(database, row["url"]))
+            if row["warc_filename"]
+            else None
+        ),
+        "version_capture_url": lambda number: datasette.urls.path(
+            article_page.capture_path(database, row["url"], number)
+        ),
+    }
+
+
+async def _results(datasette: Any, database: str, rows: list[Any], query: str) -> list[dict]:
+    """The page of search results, each with its title and a snippet of its text highlighted.
+
+    Only the rows shown (a page of 20) are read again for their text: a snippet is never
+    computed for a match that is not on the screen.
+    """
+    urls = [row["url"] for row in rows]
+    if not urls:
+        return []
+    db = datasette.get_database(database)
+    stored = await db.execute(
+        "select url, text, fetched_url, crawled_at, warc_filename from articles"
+        f" where url in ({', '.join('?' * len(urls))})",
+        urls,
+    )
+    stored_by_url = {row["url"]: row for row in stored.rows}
+    template = _replay_template(datasette, database)
+    results = []
+    for row in rows:
+        full = stored_by_url.get(row["url"])
+        keys = row.keys()
+        published_at = row["published_at"] if "published_at" in keys else None
+        results.append(
+            {
+                "href": datasette.urls.row(database, "articles", tilde_encode(row["url"])),
+                "title": highlight(
+                    (row["title"] if "title" in keys else None) or row["url"], query
+                ),
+                "published_at": published_at,
+                "published_local": article_page.local_date(published_at),
+                "portal": row["portal"] if "portal" in keys else None,
+                "category": row["category"] if "category" in keys else None,
+                "snippet": snippet(full["text"] if full else None, query),
+                "archived": _archived_link(datasette, database, template, full),
+            }
+        )
+    return results
+
+
+def _archived_link(
+    datasette: Any, database: str, template: str | None, row: Any
+) -> tuple[str, str] | None:
+    """``(href, title)`` of the archived page: its replay when configured, else our capture."""
+    if row is None:
+        return None
+    fetched = row["fetched_url"] or row["url"]
+    if template:
+        href = replay_link(template, fetched, row["crawled_at"] or "")
+        if href:
+            return href, f"Replay this capture of {fetched}"
+    if row["warc_filename"]:
+        path = datasette.urls.path(article_page.capture_path(database, row["url"]))
+        return path, f"The archived page as served, sandboxed ({fetched})"
+    return None
+
+
+async def _timeline(datasette: Any, database: str) -> dict[str, Any]:
+    """The timeline dashboard's charts with their data, for the database page.
+
+    The data is computed here rather than fetched by the browser: on a million articles the
+    grouping takes longer than Datasette's time limit for a query, and a served archive that
+    is immutable never changes, so each chart's rows are computed once and kept.
+    """
+    dashboards = datasette.plugin_config("datasette-dashboards") or {}
+    charts = (dashboards.get("timeline") or {}).get("charts") or {}
+    db = datasette.get_database(database)
+    cache = datasette.__dict__.setdefault("_govarchive_timeline", {})
+    drawn = {}
+    for slug, chart in charts.items():
+        if chart.get("db") != database or chart.get("library") != "vega-lite":
+            continue
+        key = (database, slug)
+        rows = cache.get(key)
+        if rows is None:
+            sql = chart["query"]
+            try:
+                rows = await db.execute_fn(
+                    lambda conn, sql=sql: [dict(row) for row in conn.execute(sql).fetchall()]
+                )
+            except sqlite3.Error:  # e.g. an archive from before the table existed
+                rows = []
+            if not db.is_mutable:
+                cache[key] = rows
+        drawn[slug] = {"title": chart.get("title"), "display": chart["display"], "rows": rows}
+    return drawn
+
+
+@hookimpl
+def extra_template_vars(
+    template: str, database: str | None, request: Any, datasette: Any
+) -> dict[str, Any]:
+    if template.startswith("row-") and database:
+        return {"govarchive_article": lambda row: _article(datasette, database, row)}
+    if template.startswith(("table-", "query-")) and database:
+        return {
+            "govarchive_results": lambda rows, query: _results(datasette, database, rows, query)
+        }
+    if template.startswith("database-") and database:
+
+        async def timeline() -> dict[str, Any]:
+            return {"govarchive_timeline": await _timeline(datasette, database)}
+
+        return timeline
+    return {}
+
+
+# Search plans that hold up on a million articles live in a plugin module of their own; the
+# templates in a package of their own (see archive.web).
 def _register_search_plugin() -> None:
     from datasette.plugins import pm
 
-    from archive import search
+    from archive import search, web
 
     if not pm.is_registered(search):
         pm.register(search, name="govarchive_search")
+    if not pm.is_registered(web):
+        pm.register(web, name="govarchive_web")
 
 
 _register_search_plugin()

@@ -43,6 +43,24 @@ _ARTICLE_COLUMNS = {
     **_WARC_POINTER,
     "warc_payload_digest": "WARC-Payload-Digest (sha1, base32) of the response body.",
     "crawl_id": "Crawl that fetched the response this row was extracted from.",
+    "found_via": (
+        "How a crawl first came to the article: 'listing URL' (a listing page), 'sitemap URL', "
+        "'feed URL' (RSS/Atom) or 'recheck'."
+    ),
+}
+
+_SECTION_COLUMNS = {
+    "url": "The section: its listing's URL without the pager's part (the row's key).",
+    "title": "The listing page's title.",
+    "found_via": "'start' (the home page or a profile start path) or 'link URL' (the page "
+    "that linked it first).",
+    "first_seen": "When a crawl first walked it (UTC).",
+    "last_seen": "When a crawl last found it listing articles (UTC).",
+    "articles_seen": "Distinct articles listed on the pages its latest crawl walked (a routine "
+    "crawl walks only the newest pages).",
+    "state": "active, or vanished: it answered 404/410 or no longer lists articles.",
+    "entry_url": "The page a routine crawl revisits (the section's first page).",
+    "depth": "Links from the home page to the section (0: the home page itself).",
 }
 
 _CRAWL_COLUMNS = {
@@ -84,6 +102,152 @@ _FETCH_COLUMNS["warc_record_id"] += " Empty when nothing was archived."
 
 _HIDDEN = {"hidden": True}
 
+#: ISO 8601 dates start with four digits: anything else (NULL, an unparsed string) is left out.
+_DATED = "glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]*'"
+
+# Canned queries: what researchers ask of a news archive, ready to run (database page, "Queries").
+_QUERIES = {
+    "search_by_relevance": {
+        "title": "Search, most relevant first",
+        "description": (
+            "Full-text search ranked by relevance (bm25), accents ignored: 'hoi nghi' finds "
+            "'Hội nghị'. The table page's search lists the newest first. On a very large "
+            "archive a common word makes this ranking slow: it scores every match."
+        ),
+        "sql": (
+            "select a.url, a.title, a.published_at, a.portal, a.category\n"
+            "from (select rowid, rank from articles_fts where articles_fts match fts_match(:q)\n"
+            "      order by rank limit 20) as hit\n"
+            "join articles a on a.rowid = hit.rowid\norder by hit.rank"
+        ),
+    },
+    "new_this_week": {
+        "title": "New this week",
+        "description": "Articles archived for the first time in the last 7 days, newest first.",
+        "sql": (
+            "select url, title, published_at, portal, category, crawled_at\nfrom articles a\n"
+            "where coalesce((select observed_at from article_versions v\n"
+            "                where v.article_url = a.url and v.version = 1), a.crawled_at)\n"
+            "      >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-7 days')\n"
+            "order by published_at desc"
+        ),
+    },
+    "silent_edits": {
+        "title": "Silent edits",
+        "description": (
+            "Articles whose body changed while the published date stayed the same: what "
+            "changed (diff) and when the change was seen."
+        ),
+        "sql": (
+            "select v.article_url as url, a.title, a.portal, v.version, v.observed_at,\n"
+            "       a.published_at, v.diff\n"
+            "from article_versions v join articles a on a.url = v.article_url\n"
+            "where v.silent_edit = 1\norder by v.observed_at desc"
+        ),
+    },
+    "removed_articles": {
+        "title": "Removed articles",
+        "description": (
+            "Articles the portal no longer shows, since when and why (gone, redirected "
+            "away…). Their last archived state is still here."
+        ),
+        "sql": (
+            "select url, title, portal, published_at, removed_at, removed_reason\n"
+            "from articles where removed_at is not null\norder by removed_at desc"
+        ),
+    },
+    "articles_by_author": {
+        "title": "Articles by author",
+        "description": "Articles whose byline contains the name given, accents ignored.",
+        "sql": (
+            "select url, title, author, published_at, portal, category\nfrom articles\n"
+            "where fold(author) like '%' || fold(:author) || '%'\norder by published_at desc"
+        ),
+    },
+    "articles_per_category_and_month": {
+        "title": "Articles per category and month",
+        "description": "How many articles each section published each month (portal's time).",
+        "sql": (
+            "select portal, category, substr(published_at, 1, 7) as month, count(*) as articles\n"
+            f"from articles where published_at {_DATED}\n"
+            "group by portal, category, month\norder by month desc, articles desc"
+        ),
+    },
+    "attachments": {
+        "title": "Attachments",
+        "description": "Files (PDF, DOC…) linked from articles, with the article linking them.",
+        "sql": (
+            "select f.title, f.url, a.title as article, a.url as article_url, a.published_at,\n"
+            "       a.portal\nfrom attachments f join articles a on a.url = f.article_url\n"
+            "order by a.published_at desc, f.position"
+        ),
+    },
+    "crawl_history": {
+        "title": "Crawl history",
+        "description": "Every crawl run, newest first: when, how it ended and what it found.",
+        "sql": "select * from crawls order by id desc",
+    },
+}
+
+
+def _timeline_dashboard(database: str) -> dict[str, Any]:
+    """The datasette-dashboards "timeline" dashboard; the database page draws the same charts.
+
+    Vega-Lite, rendered as SVG in the browser from the Vega files the plugin ships (nothing is
+    fetched from a CDN): one mark per month and portal, with a tooltip.
+    """
+    svg = {"embedOptions": {"renderer": "svg", "actions": False}}
+    month = {"field": "month", "type": "temporal", "timeUnit": "yearmonth", "title": "Month"}
+    return {
+        "title": "Timeline",
+        "description": "What the archive holds over time: articles published, edits, removals.",
+        "layout": [["articles_per_month"], ["changes_per_month"]],
+        "charts": {
+            "articles_per_month": {
+                "title": "Articles per month, by portal (month published)",
+                "db": database,
+                "library": "vega-lite",
+                "query": (
+                    "select substr(published_at, 1, 7) as month, portal, count(*) as articles "
+                    f"from articles where published_at {_DATED} "
+                    "group by month, portal order by month"
+                ),
+                "display": {
+                    "mark": {"type": "bar", "tooltip": True},
+                    "encoding": {
+                        "x": month,
+                        "y": {"field": "articles", "type": "quantitative", "title": "Articles"},
+                        "color": {"field": "portal", "type": "nominal", "title": "Portal"},
+                    },
+                    "height": 220,
+                    "usermeta": svg,
+                },
+            },
+            "changes_per_month": {
+                "title": "Edits and removals per month (month seen)",
+                "db": database,
+                "library": "vega-lite",
+                "query": (
+                    "select substr(observed_at, 1, 7) as month, case when silent_edit = 1 "
+                    "then 'silent edit' else 'edit' end as change, count(*) as articles "
+                    "from article_versions where reason = 'edit' group by month, change "
+                    "union all select substr(removed_at, 1, 7), 'removal', count(*) "
+                    "from articles where removed_at is not null group by 1 order by month"
+                ),
+                "display": {
+                    "mark": {"type": "bar", "tooltip": True},
+                    "encoding": {
+                        "x": month,
+                        "y": {"field": "articles", "type": "quantitative", "title": "Articles"},
+                        "color": {"field": "change", "type": "nominal", "title": "Change"},
+                    },
+                    "height": 160,
+                    "usermeta": svg,
+                },
+            },
+        },
+    }
+
 
 def datasette_metadata(database: str = "archive") -> dict[str, Any]:
     """Metadata for an archive served under ``database`` (Datasette names it after the file).
@@ -104,6 +268,7 @@ def datasette_metadata(database: str = "archive") -> dict[str, Any]:
                     "One row per article (latest content), plus crawls, every HTTP fetch, "
                     "and each article's images and attachments."
                 ),
+                "queries": _QUERIES,
                 "tables": {
                     "articles": {
                         "description": (
@@ -116,7 +281,7 @@ def datasette_metadata(database: str = "archive") -> dict[str, Any]:
                         "fts_table": "articles_fts",
                         "fts_pk": "rowid",
                         "sort_desc": "published_at",
-                        "facets": ["portal", "category"],
+                        "facets": ["portal", "category", {"year": "published_at"}],
                         "label_column": "title",
                         # Every row carries a whole article: 100 of them are ~500 KB of JSON
                         # (30 ms to encode), and a search's cost grows with the page size.
@@ -138,6 +303,17 @@ def datasette_metadata(database: str = "archive") -> dict[str, Any]:
                         "sort_desc": "id",
                         "facets": ["status", "content_type"],
                         "label_column": "url",
+                    },
+                    "sections": {
+                        "description": (
+                            "Listing sections of each portal, found from its home page, the "
+                            "pages it links, its sitemaps and feeds: what a routine crawl "
+                            "revisits, and which sections appeared or vanished."
+                        ),
+                        "columns": _SECTION_COLUMNS,
+                        "sort_desc": "first_seen",
+                        "facets": ["portal", "state"],
+                        "label_column": "title",
                     },
                     "article_versions": {
                         "description": (
@@ -186,6 +362,7 @@ def datasette_metadata(database: str = "archive") -> dict[str, Any]:
                 },
             }
         },
+        "plugins": {"datasette-dashboards": {"timeline": _timeline_dashboard(database)}},
     }
 
 

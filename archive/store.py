@@ -37,7 +37,10 @@ __all__ = [
     "ArchiveError",
 ]
 
-SCHEMA_VERSION = 1
+# 2: `sections` table, `articles.found_via` (added in place to version-1 archives).
+SCHEMA_VERSION = 2
+
+SECTION_STATES = ("active", "vanished")
 
 CRAWL_STATUSES = ("running", "done", "done_with_errors", "failed", "interrupted")
 CRAWL_COUNTS = (
@@ -88,6 +91,9 @@ _ARTICLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("fetched_url", "TEXT"),
     ("removed_at", "TEXT"),
     ("removed_reason", "TEXT"),
+    # How the crawl first came to the article: "listing URL", "sitemap URL", "feed URL",
+    # "link URL" (another article) or "recheck". Kept from the first crawl that found it.
+    ("found_via", "TEXT"),
     ("crawl_id", "INTEGER"),
 )
 _FETCH_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -152,6 +158,7 @@ _PROVENANCE_FIELDS = frozenset(
         "listing_date",
         "removed_at",
         "removed_reason",
+        "found_via",
         "crawl_id",
     }
 )
@@ -184,6 +191,8 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_portal ON articles(portal, article_id);
 CREATE INDEX IF NOT EXISTS articles_published_at ON articles(published_at);
+-- Articles per portal and month (the timeline), a portal's articles newest first.
+CREATE INDEX IF NOT EXISTS articles_portal_published_at ON articles(portal, published_at);
 CREATE INDEX IF NOT EXISTS articles_category ON articles(category);
 CREATE INDEX IF NOT EXISTS articles_crawl_id ON articles(crawl_id);
 CREATE TABLE IF NOT EXISTS fetches (
@@ -241,12 +250,36 @@ CREATE TABLE IF NOT EXISTS article_versions (
     warc_record_id TEXT,
     UNIQUE (article_url, version)
 );
+CREATE TABLE IF NOT EXISTS sections (
+    url TEXT PRIMARY KEY NOT NULL,
+    portal TEXT NOT NULL,
+    title TEXT,
+    found_via TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    articles_seen INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'active'
+        CHECK (state IN ({", ".join(f"'{s}'" for s in SECTION_STATES)})),
+    vanished_at TEXT,
+    vanished_reason TEXT,
+    entry_url TEXT,
+    depth INTEGER,
+    first_crawl_id INTEGER REFERENCES crawls(id),
+    last_crawl_id INTEGER REFERENCES crawls(id)
+);
+CREATE INDEX IF NOT EXISTS sections_portal ON sections(portal, state);
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(
     {", ".join(_FTS_FIELDS)},
     url UNINDEXED,
     tokenize = "unicode61 remove_diacritics 2"
 );
 """
+# On columns older archives may lack until _add_missing_columns() has run.
+_INDEXES_ON_ADDED_COLUMNS = (
+    # Removals over time (the timeline): few rows, so a partial index.
+    "CREATE INDEX IF NOT EXISTS articles_removed_at ON articles(removed_at)"
+    " WHERE removed_at IS NOT NULL",
+)
 _TABLE_COLUMNS = {
     "articles": _ARTICLE_COLUMNS,
     "crawls": _CRAWL_COLUMNS,
@@ -363,6 +396,8 @@ class Archive:
                 if statement.strip():
                     self.db.execute(statement)
             self._add_missing_columns()
+            for statement in _INDEXES_ON_ADDED_COLUMNS:
+                self.db.execute(statement)
             self._check_is_ours()
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -486,17 +521,29 @@ class Archive:
                 f"INSERT INTO fetches ({columns}) VALUES ({placeholders})", prepared
             )
 
-    def note_fetches(self, crawl_id: int | None, notes: list[dict[str, Any]]) -> None:
-        """Add what a fetched page turned out to be (``url``, ``note``: "not an article: ...")
-        to this crawl's fetch rows of that URL, after any note they already have."""
-        if not notes:
-            return
+    def add_notes(self, notes: list[dict[str, Any]], crawl_id: int | None) -> None:
+        """Attach remarks (``url``, ``note``, ``seen_at``) to this crawl's fetch row of each URL
+        (a sitemap that could not be read), or record them as rows of their own when the URL
+        was not fetched (pages discovery left out)."""
         with self.db.atomic():
-            self.db.conn.executemany(
-                "UPDATE fetches SET note = coalesce(note || '; ', '') || :note"
-                " WHERE crawl_id IS :crawl_id AND url = :url",
-                [{"crawl_id": crawl_id, "url": n["url"], "note": n["note"]} for n in notes],
-            )
+            for item in notes:
+                cursor = self.db.execute(
+                    "UPDATE fetches SET note = CASE WHEN note IS NULL THEN :note"
+                    " ELSE note || '; ' || :note END WHERE id = (SELECT max(id) FROM fetches"
+                    " WHERE url = :url AND crawl_id IS :crawl_id)",
+                    {"url": item["url"], "note": item["note"], "crawl_id": crawl_id},
+                )
+                if cursor.rowcount == 0:
+                    self.add_fetches(
+                        [
+                            {
+                                "url": item["url"],
+                                "note": item["note"],
+                                "crawl_id": crawl_id,
+                                "fetched_at": item.get("seen_at"),
+                            }
+                        ]  # fmt: skip
+                    )
 
     def broken_links(self, portal: str, since: str) -> set[str]:
         """URLs of a portal whose latest fetch since ``since`` found a broken link (404/410 of a
@@ -626,7 +673,16 @@ class Archive:
 
     def _write(self, pending: dict[str, tuple[dict[str, Any], list[dict], list[dict]]]) -> None:
         urls = _json_list(pending)
+        # found_via says how the article was *first* found: a later crawl never replaces it.
+        found_via = [
+            {"url": url, "found_via": row.pop("found_via", None)}
+            for url, (row, _, _) in pending.items()
+        ]
         self.db["articles"].upsert_all((row for row, _, _ in pending.values()), pk="url")
+        self.db.conn.executemany(
+            "UPDATE articles SET found_via = :found_via WHERE url = :url AND found_via IS NULL",
+            [item for item in found_via if item["found_via"]],
+        )
         for table in ("images", "attachments"):
             self.db.execute(
                 f"DELETE FROM {table} WHERE article_url IN (SELECT value FROM json_each(?))",
@@ -814,6 +870,129 @@ class Archive:
         else:
             cursor = self.db.execute("SELECT count(*) FROM articles WHERE portal = ?", [portal])
         return int(cursor.fetchone()[0])
+
+    # -- sections and discovery ---------------------------------------------------------------
+
+    def save_sections(self, rows: list[dict[str, Any]], crawl_id: int | None) -> None:
+        """Record listing sections a crawl saw (``url``, ``portal``, ``title``, ``found_via``,
+        ``seen_at``, ``articles``, ``entry_url``, ``depth``), one row per page it walked.
+
+        A section keeps its first ``found_via`` and ``first_seen``; ``articles_seen`` is the
+        number of distinct articles listed on the pages its latest crawl walked (``articles``
+        of a row: so far in that crawl); seeing it again makes it active.
+        """
+        if not rows:
+            return
+        with self.db.atomic():
+            for row in rows:
+                seen_at = row.get("seen_at") or _now()
+                self.db.execute(
+                    "INSERT INTO sections (url, portal, title, found_via, first_seen, last_seen,"
+                    " articles_seen, state, entry_url, depth, first_crawl_id, last_crawl_id)"
+                    " VALUES (:url, :portal, :title, :found_via, :seen_at, :seen_at, :articles,"
+                    " 'active', coalesce(:entry_url, :url), :depth, :crawl_id, :crawl_id)"
+                    " ON CONFLICT (url) DO UPDATE SET"
+                    " title = coalesce(excluded.title, title), last_seen = excluded.last_seen,"
+                    " articles_seen = CASE WHEN last_crawl_id IS excluded.last_crawl_id"
+                    "   THEN max(articles_seen, excluded.articles_seen)"
+                    "   ELSE excluded.articles_seen END,"
+                    " state = 'active', vanished_at = NULL, vanished_reason = NULL,"
+                    " entry_url = coalesce(:entry_url, entry_url),"
+                    " depth = min(coalesce(depth, excluded.depth), excluded.depth),"
+                    " last_crawl_id = excluded.last_crawl_id",
+                    {
+                        "url": row["url"],
+                        "portal": row["portal"],
+                        "title": row.get("title"),
+                        "found_via": row.get("found_via"),
+                        "seen_at": seen_at,
+                        "articles": int(row.get("articles") or 0),
+                        "entry_url": row.get("entry_url"),
+                        "depth": row.get("depth"),
+                        "crawl_id": crawl_id,
+                    },
+                )
+
+    def mark_sections_vanished(self, rows: list[dict[str, Any]]) -> int:
+        """Mark sections the portal no longer serves as listings (``url``, ``reason``,
+        ``seen_at``); nothing is deleted. Returns how many were newly marked."""
+        if not rows:
+            return 0
+        with self.db.atomic():
+            cursor = self.db.conn.executemany(
+                "UPDATE sections SET state = 'vanished', vanished_at = :seen_at,"
+                " vanished_reason = :reason WHERE url = :url AND state = 'active'",
+                [
+                    {"url": r["url"], "reason": r["reason"], "seen_at": r.get("seen_at") or _now()}
+                    for r in rows
+                ],
+            )
+        return cursor.rowcount
+
+    def sections(self, portal: str, state: str | None = None) -> list[dict[str, Any]]:
+        """A portal's known sections (of one state, or all), shallowest first."""
+        where, params = "portal = ?", [portal]
+        if state is not None:
+            where, params = where + " AND state = ?", [portal, state]
+        return list(
+            self.db.query(
+                f"SELECT * FROM sections WHERE {where} ORDER BY coalesce(depth, 0), url", params
+            )
+        )
+
+    def section_changes(self, portal: str, since: str) -> dict[str, list[dict[str, Any]]]:
+        """Sections found since a moment by a crawl after the portal's first, and sections
+        vanished (for ``status``)."""
+        return {
+            "new": list(
+                self.db.query(
+                    "SELECT url, title, first_seen FROM sections WHERE portal = ?"
+                    " AND first_seen >= ? AND state = 'active' AND first_crawl_id > ("
+                    "   SELECT min(id) FROM crawls WHERE portal = ?) ORDER BY first_seen",
+                    [portal, since, portal],
+                )
+            ),
+            "vanished": list(
+                self.db.query(
+                    "SELECT url, title, vanished_at, vanished_reason FROM sections"
+                    " WHERE portal = ? AND state = 'vanished' ORDER BY vanished_at",
+                    [portal],
+                )
+            ),
+        }
+
+    def fetch_statuses(self, urls: Iterable[str]) -> dict[str, int | None]:
+        """The status of the latest fetch of each URL fetched before (None: no response)."""
+        return dict(
+            self.db.execute(
+                "SELECT url, status FROM fetches WHERE id IN (SELECT max(id) FROM fetches"
+                " WHERE url IN (SELECT value FROM json_each(?)) GROUP BY url)",
+                [_json_list(urls)],
+            ).fetchall()
+        )
+
+    def article_capture_times(self, portal: str) -> dict[str, str]:
+        """When each archived article of a portal was captured, by article id."""
+        return dict(
+            self.db.execute(
+                "SELECT article_id, crawled_at FROM articles WHERE portal = ?"
+                " AND article_id IS NOT NULL AND removed_at IS NULL",
+                [portal],
+            ).fetchall()
+        )
+
+    def recheck_rows(self, portal: str, article_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Archived articles by id, with the validators of their last fetch (as
+        :meth:`recheck_candidates` gives them)."""
+        return list(
+            self.db.query(
+                "SELECT a.url, a.fetched_url, a.article_id, f.etag, f.last_modified"
+                " FROM articles a LEFT JOIN fetches f ON f.id = ("
+                "   SELECT max(id) FROM fetches WHERE url = a.fetched_url AND status = 200)"
+                " WHERE a.portal = ? AND a.article_id IN (SELECT value FROM json_each(?))",
+                [portal, _json_list(article_ids)],
+            )
+        )
 
     # -- full-text index maintenance -------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import time
@@ -322,11 +323,16 @@ def status(data_dir: Path, as_json: bool) -> None:
     try:
         with Archive(db_path, readonly=True) as archive:
             portals = archive.portal_status()
+            week = (dt.datetime.now(dt.UTC) - dt.timedelta(days=7)).isoformat(timespec="seconds")
+            sections = {row["portal"]: archive.section_changes(row["portal"], week)
+                        for row in portals}  # fmt: skip
     except ArchiveError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     if as_json:
         for row in portals:
+            row = {**row, "sections_new_7d": sections[row["portal"]]["new"],
+                   "sections_vanished": sections[row["portal"]]["vanished"]}  # fmt: skip
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     header = ("portal", "last crawl", "result", "articles", "removed", "new 24h", "new 7d",
@@ -355,6 +361,18 @@ def status(data_dir: Path, as_json: bool) -> None:
             click.echo(f"{row['portal']}: last crawl stopped: {row['last_failure']}")
         if row["last_drift"]:
             click.echo(f"{row['portal']}: {row['last_drift']}")
+    _echo_section_changes(sections)
+
+
+def _echo_section_changes(sections: dict[str, dict[str, list[dict]]]) -> None:
+    """New sections (first seen in the last 7 days) and vanished ones, per portal."""
+    for portal, changes in sections.items():
+        for row in changes["new"]:
+            click.echo(f"{portal}: new section {row['url']} ({row['title'] or 'untitled'}), "
+                       f"first seen {row['first_seen']}")  # fmt: skip
+        for row in changes["vanished"]:
+            click.echo(f"{portal}: vanished section {row['url']} since {row['vanished_at']} "
+                       f"({row['vanished_reason']})")  # fmt: skip
 
 
 @cli.command()
@@ -440,6 +458,36 @@ def export_wacz(data_dir: Path, portal: str | None, since, out: Path) -> None:
         f"{out}: {len(result.warcs)} WARC file(s), {result.index_lines} index lines, "
         f"{result.pages} pages, {result.bytes:,} bytes"
     )
+
+
+@cli.command("export")
+@DATA_OPTION
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True)
+@click.option("--portal", help="Only this portal's articles.")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    metavar="DATE",
+    help="Only articles published on or after this date (the portal's time).",
+)
+@click.argument("out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+def export(data_dir: Path, fmt: str, portal: str | None, since, out: Path) -> None:
+    """Write the archive's articles to OUT (`-` for stdout) as CSV or JSON lines, oldest first.
+
+    Every column of the articles table; JSON lines add each article's images and attachments.
+    """
+    from archive.export import export_articles
+
+    db_path = data_dir / "archive.db"
+    if not db_path.is_file():
+        click.echo(f"Error: {db_path}: no archive here", err=True)
+        sys.exit(EXIT_USAGE)
+    bound = None
+    if since is not None:
+        bound = since.date().isoformat() if since.time() == since.min.time() else since.isoformat()
+    count = export_articles(db_path, out, fmt, portal=portal, since=bound)
+    if str(out) != "-":
+        click.echo(f"{out}: {count} article(s) as {fmt}", err=True)
 
 
 @cli.command()

@@ -68,6 +68,30 @@ def stop_crawl(crawler: Crawler, failure: str) -> None:
         deferred_from_coro(engine.close_spider_async(reason=FAILED))
 
 
+class FatalErrorsMiddleware:
+    """Spider middleware: an exception raised by a spider callback (parsing a listing, a
+    sitemap, a feed) is a bug in our code or a broken install, not a fact about one page, so it
+    stops the crawl (Scrapy's default is to log a traceback per page and carry on)."""
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FatalErrorsMiddleware:
+        return cls(crawler)
+
+    def process_spider_exception(self, response, exception: Exception, spider=None):
+        from scrapy.exceptions import CloseSpider, IgnoreRequest
+        from scrapy.spidermiddlewares.httperror import HttpError
+
+        if isinstance(exception, CloseSpider | IgnoreRequest | HttpError):
+            return None
+        callback = getattr(response.request.callback, "__name__", "parse") if response else "?"
+        where = f"{callback} of {response.url}" if response is not None else callback
+        stop_crawl(self.crawler, f"{where}: {describe(exception)}")
+        return []
+
+
 class DiskReserve:
     """A few MB held in the data directory while a crawl runs, given back at the first ENOSPC
     so that the crawl can still commit its last rows and close its WARC file."""

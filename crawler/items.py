@@ -63,3 +63,36 @@ def article_row(article: Article, profile: Profile, pointer: WarcPointer | None)
 def _iso(warc_date: str) -> str:
     """WARC-Date (``2024-04-05T06:16:00Z``) as the ISO form used in every other column."""
     return datetime.fromisoformat(warc_date.replace("Z", "+00:00")).isoformat()
+
+
+@dataclass(frozen=True)
+class SectionSeen:
+    """A listing page of a section was walked (one per page; see ``Archive.save_sections``)."""
+
+    url: str
+    portal: str
+    title: str | None
+    found_via: str | None
+    seen_at: str
+    articles: int
+    entry_url: str | None
+    depth: int | None
+
+
+@dataclass(frozen=True)
+class SectionVanished:
+    """A known section that no longer answers as a listing."""
+
+    url: str
+    reason: str
+    seen_at: str
+
+
+@dataclass(frozen=True)
+class FetchNote:
+    """A remark about a fetched URL that is not an HTTP exchange of its own (a sitemap that
+    could not be read, pages discovery did not check): a ``fetches`` row with a ``note``."""
+
+    url: str
+    note: str
+    seen_at: str

@@ -225,8 +225,12 @@ def _error_of(request: Request, status: int, reason: str) -> str | None:
         return None
     if status in (404, 410) and request.meta.get("recheck"):
         return None
+    if is_listing_request(request) and request.meta.get("section_root"):
+        return f"HTTP {status} {reason}".strip()  # a section the portal had is gone
+    # A guessed URL (the home page, /sitemap.xml, a feed, a pager page past the last): its
+    # 404 is an answer, not a failure.
     if status in (404, 410) and request.meta.get(PROBE):
-        return None  # a guessed URL (a pager page past the last): the 404 is the answer
+        return None
     if is_broken_link(request, status):
         return None
     return f"HTTP {status} {reason}".strip()

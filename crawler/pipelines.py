@@ -21,7 +21,7 @@ from archive.store import Archive
 from crawler import signals as govarchive_signals
 from crawler.extract import FELL_BACK_TO_GENERIC
 from crawler.fatal import FAILED, crawl_failure, describe, stop_crawl
-from crawler.items import ArticleRemoved, PageNote
+from crawler.items import ArticleRemoved, FetchNote, PageNote, SectionSeen, SectionVanished
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:
@@ -55,9 +55,11 @@ class ArchivePipeline:
         self.status: str | None = None
         self.pending_articles: list[dict] = []
         self.pending_removals: list[dict] = []
+        self.pending_sections: list[dict] = []
+        self.pending_vanished: list[dict] = []
+        self.pending_notes: list[dict] = []
         self.started = time.monotonic()
         self.pending_fetches: list[dict] = []
-        self.pending_notes: list[dict] = []
         self.counts: dict[str, int] = {
             "requests": 0,
             "pages": 0,
@@ -111,7 +113,10 @@ class ArchivePipeline:
             return item
         if isinstance(item, PageNote):
             self.counts["not_articles"] += 1
-            self.pending_notes.append(asdict(item))
+            self.pending_notes.append({**asdict(item), "seen_at": None})
+            return item
+        if isinstance(item, SectionSeen | SectionVanished | FetchNote):
+            self._discovery_item(item)
             return item
         self.extracted += 1
         self.counts["articles_fallback"] += FELL_BACK_TO_GENERIC in (item.get("extractor") or "")
@@ -120,6 +125,15 @@ class ArchivePipeline:
         if len(self.pending_articles) >= self.batch_size:
             self.flush()
         return item
+
+    def _discovery_item(self, item: SectionSeen | SectionVanished | FetchNote) -> None:
+        # Notes go on fetch rows but are not requests: they do not count in `requests`.
+        if isinstance(item, FetchNote):
+            self.pending_notes.append(asdict(item))
+        elif isinstance(item, SectionSeen):
+            self.pending_sections.append(asdict(item))
+        else:
+            self.pending_vanished.append(asdict(item))
 
     def flush(self, *, closing: bool = False) -> None:
         """Commit what is buffered. A full disk stops the crawl (crawler/fatal.py); once a crawl
@@ -136,11 +150,17 @@ class ArchivePipeline:
 
     def _flush(self) -> None:
         assert self.archive is not None
+        if self.pending_sections:
+            self.archive.save_sections(self.pending_sections, self.crawl_id)
+            self.pending_sections = []
+        if self.pending_vanished:
+            self.archive.mark_sections_vanished(self.pending_vanished)
+            self.pending_vanished = []
         if self.pending_fetches:
             self.archive.add_fetches(self.pending_fetches)
             self.pending_fetches = []
         if self.pending_notes:
-            self.archive.note_fetches(self.crawl_id, self.pending_notes)
+            self.archive.add_notes(self.pending_notes, self.crawl_id)
             self.pending_notes = []
         if self.pending_articles:
             saved = self.archive.save_articles(self.pending_articles)

@@ -41,16 +41,23 @@ def check_crawl_inputs(data_dir: Path, min_free_mb: float = 100) -> None:
     check_last_warcs(data_dir, db_path)
 
 
-#: The modules extraction imports only when a page needs them (the generic path): a broken
-#: install would otherwise show up as the same failure on every such page.
-EXTRACTION_MODULES = ("trafilatura", "justext", "lxml.html.clean", "dateparser", "lxml.html")
+#: Modules imported only when a page needs them (the generic path, feeds): a broken install
+#: would otherwise show up as the same failure on every such page.
+LAZY_MODULES = (
+    "trafilatura",
+    "justext",
+    "lxml.html.clean",
+    "dateparser",
+    "lxml.html",
+    "feedparser",
+)
 
 
 def check_installation() -> None:
     """Raise BadInput when a module the extraction needs cannot be imported."""
     import importlib
 
-    for name in EXTRACTION_MODULES:
+    for name in LAZY_MODULES:
         try:
             importlib.import_module(name)
         except Exception as exc:  # ImportError, or a module that fails while importing

@@ -247,13 +247,9 @@ def _profile_from_dict(reader: _Reader) -> Profile:
             "portal.base_url",
             f"must be an http(s) URL, got {base_url!r}",
         )
+    # Optional hints: a crawl always starts at the home page and finds sections itself
+    # (crawler/discovery.py); listed paths are walked even when nothing links them.
     start_paths = reader.string_list("portal.start_paths")
-    if not start_paths:
-        raise ProfileError(
-            reader.origin("portal.start_paths"),
-            "portal.start_paths",
-            "must list at least one listing path",
-        )
     for start in start_paths:
         if not start.startswith("/"):
             raise ProfileError(

@@ -41,7 +41,8 @@ class ProgressLine:
     def show(self) -> None:
         stats = self.crawler.stats
         pages = stats.get_value("response_received_count", 0)
-        articles = stats.get_value("item_scraped_count", 0)
+        # Not item_scraped_count: sections and notes are items too (crawler/discovery.py).
+        articles = stats.get_value("govarchive/articles_scraped", 0)
         elapsed = max(time.monotonic() - self.started, 1e-9)
         sys.stderr.write(
             f"\r{pages} pages, {articles} articles saved, {pages / elapsed:.1f} pages/s  "

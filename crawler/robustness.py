@@ -641,7 +641,7 @@ class ListingGuardMiddleware:
                 logger.warning(
                     "section %s: %d listing pages reached (GOVARCHIVE_MAX_LISTING_PAGES or the "
                     "profile's links.max_pages); its further pages are not followed",
-                    section,
+                    _section_name(section),
                     self.cap,
                 )
             return False
@@ -681,7 +681,7 @@ class ListingGuardMiddleware:
         self.crawler.stats.inc_value("govarchive/listing_loops")
         logger.warning(
             "section %s: %s lists the same %d articles as %s: its pagination is not followed",
-            section,
+            _section_name(section),
             response.url,
             len(ids),
             first,
@@ -700,6 +700,14 @@ def log_download_failure(crawler: Crawler, failure: Any) -> None:
         request.url if request is not None else "a request",
         describe_exception(failure.value, policy.timeout, policy.maxsize),
     )
+
+
+def _section_name(section: str | None) -> str | None:
+    """A section as the log names it: its path (sections are keyed by their portal URL)."""
+    if not section or "://" not in section:
+        return section
+    parts = urlsplit(section)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def is_listing_request(request: Request) -> bool:

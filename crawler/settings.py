@@ -76,6 +76,17 @@ REDIRECT_MAX_TIMES = 10
 # Listing pages walked per section at most (a profile's links.max_pages overrides): calendars
 # and broken pagers link "the next page" forever.
 GOVARCHIVE_MAX_LISTING_PAGES = 1000
+# Discovery (crawler/discovery.py): every crawl starts at the home page and reads robots.txt
+# Sitemap: lines, /sitemap.xml and the RSS/Atom feeds pages announce; profile start_paths are
+# hints. Candidate pages (links that are neither articles nor pager links) are checked at most
+# this many links from the home page, and at most this many per crawl.
+GOVARCHIVE_DISCOVERY = True
+GOVARCHIVE_SITEMAPS = True
+GOVARCHIVE_DISCOVERY_DEPTH = 3
+GOVARCHIVE_MAX_DISCOVERY_PAGES = 500
+# Sitemaps read per crawl at most (an index names the others), and the size of one, gunzipped.
+GOVARCHIVE_MAX_SITEMAPS = 100
+GOVARCHIVE_SITEMAP_MAX_SIZE = 50 * 1024 * 1024
 # `govarchive crawl` refuses to start with less free space than this in the data directory.
 GOVARCHIVE_MIN_FREE_MB = 100
 # Error pages (404, 500) reach the spider so they are archived and recorded, not silently dropped.
@@ -101,6 +112,8 @@ SPIDER_MIDDLEWARES = {
     "crawler.robustness.ListingGuardMiddleware": 950,
     # Links found broken (404/410) lately are not requested again: see crawler/brokenlinks.py.
     "crawler.brokenlinks.KnownBrokenLinksMiddleware": 900,
+    # An exception in a spider callback stops the crawl: see crawler/fatal.py.
+    "crawler.fatal.FatalErrorsMiddleware": 990,
 }
 # Days a broken link (a 404/410 of a linked page never archived) is not requested again;
 # `--full` rechecks them all.

@@ -5,9 +5,11 @@ Why: researchers search the archive in Datasette, and a portal backfill plus yea
 reach a million articles. This builds a synthetic archive of that size from the replica's own
 articles (titles' words and body paragraphs shuffled across articles, so the vocabulary and the
 term frequencies are the portal's), then times ``/archive/articles.json?_search=...`` requests
-through Datasette's in-process client, configured exactly as ``govarchive serve`` configures it
-(same metadata, same settings, immutable file). It prints each query's time and match count,
-the median, and the archive's size per article; the last line is a JSON object.
+and the results page people see (``/archive/articles?_search=...``: HTML, with highlighted
+snippets of the 20 results shown) through Datasette's in-process client, configured exactly as
+``govarchive serve`` configures it (same metadata, same settings, immutable file). It prints
+each query's times and match count, the medians, and the archive's size per article; the last
+line is a JSON object.
 
 The archive is built once and cached (``~/.cache/govarchive-bench/fts-N/archive.db``; about
 7 KB per article): the build writes the ``articles`` rows and the folded ``articles_fts`` rows
@@ -180,6 +182,15 @@ def _write(db, insert: str, batch: list[tuple], fts: list[tuple]) -> None:
     fts.clear()
 
 
+#: What is timed: the JSON API; the results page people see (HTML, snippets of the 20 results
+#: shown); the same search as Datasette's HTML table, no snippet (the baseline for the snippets).
+PAGES = (
+    ("json", "/archive/articles.json", {}),
+    ("html", "/archive/articles", {}),
+    ("grid", "/archive/articles", {"_grid": "1"}),
+)
+
+
 async def time_searches(path: Path, rounds: int) -> list[dict[str, Any]]:
     """Each query through Datasette's JSON API, as `govarchive serve` sets Datasette up."""
     from datasette.app import Datasette
@@ -192,23 +203,30 @@ async def time_searches(path: Path, rounds: int) -> list[dict[str, Any]]:
     await datasette.invoke_startup()
     results = []
     for query in QUERIES:
-        timings = []
+        timings: dict[str, list[float]] = {"json": [], "html": [], "grid": []}
         body: dict[str, Any] = {}
         for _ in range(rounds + 1):  # the first request of each query warms the page cache
-            started = time.perf_counter()
-            response = await datasette.client.get(
-                "/archive/articles.json", params={"_search": query}
-            )
-            timings.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise SystemExit(f"{query!r}: HTTP {response.status_code}: {response.text[:500]}")
-            body = response.json()
+            for page, path, extra in PAGES:
+                started = time.perf_counter()
+                response = await datasette.client.get(path, params={"_search": query, **extra})
+                timings[page].append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    raise SystemExit(
+                        f"{query!r} {page}: HTTP {response.status_code}: {response.text[:500]}"
+                    )
+                if page == "json":
+                    body = response.json()
+                elif page == "html":
+                    marks = response.text.count("<mark>")
         results.append(
             {
                 "query": query,
-                "ms": timings[1:],
+                "ms": timings["json"][1:],
+                "html_ms": timings["html"][1:],
+                "grid_ms": timings["grid"][1:],
                 "rows": len(body.get("rows", [])),
                 "count": body.get("filtered_table_rows_count"),
+                "marks": marks,
             }
         )
     return results
@@ -235,18 +253,28 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(time_searches(path, args.rounds))
     for result in results:
         ms = " ".join(f"{t:7.1f}" for t in result["ms"])
-        print(f"{result['query']:<26} {result['count']!s:>9} matches  {ms} ms")
+        html_ms = " ".join(f"{t:7.1f}" for t in result["html_ms"])
+        print(f"{result['query']:<26} {result['count']!s:>9} matches  json {ms} ms"
+              f"  page {html_ms} ms, {result['marks']} <mark>")  # fmt: skip
     median = statistics.median(t for r in results for t in r["ms"])
+    html_median = statistics.median(t for r in results for t in r["html_ms"])
+    grid_median = statistics.median(t for r in results for t in r["grid_ms"])
     size = sum(p.stat().st_size for p in path.parent.glob("archive.db*"))
     per_article = size / args.articles
     print(f"median {median:.1f} ms over {len(results)} queries x {args.rounds}; archive "
           f"{size / 2**30:.2f} GiB, {per_article / 1024:.1f} KiB per article")  # fmt: skip
+    print(f"results page (HTML, snippets of the 20 shown): median {html_median:.1f} ms, "
+          f"{html_median / median:.2f}x the JSON API, {html_median / grid_median:.2f}x the "
+          f"HTML table without snippets ({grid_median:.1f} ms)")  # fmt: skip
     print(
         json.dumps(
             {
                 "fts_articles": args.articles,
                 "fts_median_ms": round(median, 1),
                 "fts_max_ms": round(max(t for r in results for t in r["ms"]), 1),
+                "fts_page_median_ms": round(html_median, 1),
+                "fts_page_max_ms": round(max(t for r in results for t in r["html_ms"]), 1),
+                "fts_table_page_median_ms": round(grid_median, 1),
                 "fts_bytes_per_article": round(per_article),
             }
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from crawler.replica import DEMO_REPLICA
@@ -77,12 +78,23 @@ def _source_articles() -> list[tuple[str, str, str]]:
 class ChangingPortal:
     """Writes a replica folder (pages.tsv + pages/) that `serve_replica` serves."""
 
-    def __init__(self, directory: Path, sections: dict[str, int], now: datetime | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        sections: dict[str, int],
+        now: datetime | None = None,
+        home: bool = False,
+    ):
         self.directory = directory
         self.now = now or datetime.now(HANOI).replace(second=0, microsecond=0)
         self.pool = _source_articles()
         self.sections: dict[str, list[Article]] = {}
         self.crawled = self.now
+        #: A home page (``/``) linking every section, and the feeds in ``head_links``.
+        self.home = home
+        self.head_links: list[str] = []
+        #: Other files served: URL -> (bytes, content type); sitemaps, feeds, lone articles.
+        self.extra: dict[str, tuple[bytes, str]] = {}
         for section, count in sections.items():
             # Newest first, one every 12 hours: a week's window holds the first 14 of each.
             self.sections[section] = [
@@ -90,10 +102,17 @@ class ChangingPortal:
             ]
         self.write()
 
-    def profile(self, path: Path, stop_after_known: int = 20) -> Path:
-        path.write_text(PROFILE.format(start_paths=json.dumps(list(self.sections)),
+    def profile(
+        self, path: Path, stop_after_known: int = 20, start_paths: list[str] | None = None
+    ) -> Path:
+        starts = list(self.sections) if start_paths is None else start_paths
+        path.write_text(PROFILE.format(start_paths=json.dumps(starts),
                                        stop_after_known=stop_after_known))  # fmt: skip
         return path
+
+    def take(self, published: datetime | None = None) -> Article:
+        """An article page of the pool, not listed anywhere (for sitemaps and feeds)."""
+        return self._take(published or self.now)
 
     def _take(self, published: datetime) -> Article:
         url, article_id, text = self.pool.pop(0)
@@ -119,6 +138,19 @@ class ChangingPortal:
             article.published += timedelta(hours=1)
             article.html = _with_date(article.html, article.published)
         self.write()
+
+    def add_section(self, section: str, count: int) -> list[Article]:
+        self.sections[section] = [
+            self._take(self.now - timedelta(minutes=10 * (i + 1))) for i in range(count)
+        ]
+        self.write()
+        return self.sections[section]
+
+    def remove_section(self, section: str) -> list[Article]:
+        """The section's pages and articles now answer 404, and the home page drops it."""
+        removed = self.sections.pop(section)
+        self.write()
+        return removed
 
     def delete(self, article: Article) -> None:
         for articles in self.sections.values():
@@ -149,14 +181,36 @@ class ChangingPortal:
                 file = pages / f"article-{article.article_id}.html"
                 file.write_text(article.html, encoding="utf-8")
                 rows.append((article.url, file, "article"))
+        html_type = "text/html; charset=utf-8"
+        typed = [(url, file, kind, html_type) for url, file, kind in rows]
+        if self.home:
+            file = pages / "home.html"
+            file.write_text(_home(list(self.sections), self.head_links), encoding="utf-8")
+            typed.append(("/", file, "home", html_type))
+        for n, (url, (body, content_type)) in enumerate(sorted(self.extra.items())):
+            file = pages / f"extra-{n}{Path(urlsplit(url).path).suffix}"
+            file.write_bytes(body)
+            typed.append((url, file, "other", content_type))
         with open(self.directory / "pages.tsv", "w", encoding="utf-8") as fh:
             fh.write("url\tfile\tkind\tcategory\tcrawled\tcontent_type\n")
-            for url, file, kind in rows:
+            for url, file, kind, content_type in typed:
                 relative = file.relative_to(self.directory)
-                fh.write(f"{url}\t{relative}\t{kind}\t\t{stamp}\ttext/html; charset=utf-8\n")
+                fh.write(f"{url}\t{relative}\t{kind}\t\t{stamp}\t{content_type}\n")
+        for stale in pages.glob("*.p*.html"):
+            if not any(stale == file for _, file, _, _ in typed):
+                stale.unlink()
         for stale in pages.glob("article-*.html"):
             if not any(stale == file for _, file, _ in rows):
                 stale.unlink()
+
+
+def _home(sections: list[str], head_links: list[str]) -> str:
+    menu = " ".join(f'<a href="{section}">{section}</a>' for section in sections)
+    return (
+        f"<!DOCTYPE html><html><head><title>Trang chủ</title>{''.join(head_links)}</head>"
+        f'<body><nav>{menu} <a href="/gioi-thieu">Giới thiệu</a> <a href="/style.css">css</a>'
+        "</nav></body></html>"
+    )
 
 
 def _with_date(text: str, moment: datetime) -> str:

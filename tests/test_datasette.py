@@ -86,7 +86,10 @@ def test_the_plugin_is_active(datasette):
         for plugin in get_json(datasette, "/-/plugins.json")
         if plugin["name"] in ("govarchive", "archive.datasette_plugin")
     ]
-    assert set(ours["hooks"]) == {"asgi_wrapper", "prepare_connection", "render_cell"}
+    assert set(ours["hooks"]) == {
+        "asgi_wrapper", "prepare_connection", "render_cell", "extra_template_vars",
+        "register_routes", "register_output_renderer", "register_facet_classes",
+    }  # fmt: skip
 
 
 def test_searching_without_accents_finds_the_accented_articles(datasette):
@@ -131,7 +134,9 @@ def test_fold_is_available_in_hand_written_sql(datasette):
 
 def test_articles_are_faceted_by_portal_and_category_newest_first(datasette):
     page = get_json(datasette, "/archive/articles.json")
-    assert set(page["facet_results"]) == {"portal", "category"}
+    assert set(page["facet_results"]) == {"portal", "category", "published_at"}
+    assert page["facet_results"]["published_at"]["type"] == "year"
+    assert [v["value"] for v in page["facet_results"]["published_at"]["results"]] == ["2024"]
     assert "sorted by published_at descending" in page["human_description_en"]
     assert page["rows"][0][page["columns"].index("title")] == ARTICLES[-1][1]
 
@@ -139,7 +144,8 @@ def test_articles_are_faceted_by_portal_and_category_newest_first(datasette):
 def test_the_index_tables_are_hidden_and_the_columns_explained(datasette):
     tables = {t["name"]: t for t in get_json(datasette, "/archive.json")["tables"]}
     visible = {name for name, table in tables.items() if not table["hidden"]}
-    assert visible == {"articles", "article_versions", "crawls", "fetches", "images", "attachments"}
+    assert visible == {"articles", "article_versions", "crawls", "fetches", "images", "attachments",
+                       "sections"}  # fmt: skip
 
     metadata = get_json(datasette, "/-/metadata.json")
     columns = metadata["databases"]["archive"]["tables"]["articles"]["columns"]

@@ -1,9 +1,10 @@
 """The one generic spider: walks a portal's listing sections and archives their articles.
 
-Everything portal-specific comes from the profile (``-a portal=sotttt``): where the sections
-start, which links are further listing pages and which are articles. Links are classified with
-the profile's patterns *before* any Request is built, because handing every ``<a>`` of a
-100-link page to Scrapy costs more than the rest of the crawl.
+Everything portal-specific comes from the profile (``-a portal=sotttt``): which links are
+articles and which are further listing pages, and (optional) where sections start; the home
+page, every visited page, sitemaps and feeds name the rest (crawler/spiders/discovering.py).
+Links are classified with the profile's patterns *before* any Request is built, because
+handing every ``<a>`` of a 100-link page to Scrapy costs more than the rest of the crawl.
 """
 
 from __future__ import annotations
@@ -12,28 +13,31 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
+from crawler.discovery import classify_links
+from crawler.discovery import section_url as section_of
 from crawler.extract import not_an_article
 from crawler.extract.markers import LISTING, OTHER, page_kind
 from crawler.extraction_pool import extraction_pool
 from crawler.fatal import describe, stop_crawl
 from crawler.frontier import DiskSet
-from crawler.items import ArticleRemoved, PageNote, article_row
+from crawler.items import ArticleRemoved, PageNote, SectionVanished, article_row
 from crawler.listings import PROBE, listed_links, next_pattern_page
 from crawler.profiles import Profile, load_profile
 from crawler.settings_util import data_dir_from_settings
-from crawler.urls import UrlMap, is_followable
+from crawler.spiders.discovering import DiscoveryMixin, now_iso
+from crawler.urls import UrlMap
 
 logger = logging.getLogger(__name__)
 
 
-class PortalSpider(scrapy.Spider):
+class PortalSpider(DiscoveryMixin, scrapy.Spider):
     name = "portal"
 
     def __init__(
@@ -60,9 +64,7 @@ class PortalSpider(scrapy.Spider):
         self.listed_known_ids: set[str] = set()
         self.listing_failures = 0
         self.mode = "full"
-        #: Sections walked so far (start paths, and those found on pages when the profile
-        #: discovers them): bounded by the profile's max_sections.
-        self.sections = set(self.profile.start_paths)
+        self._init_discovery()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.mode, self.known, rechecks = self._archive_state()
@@ -73,11 +75,8 @@ class PortalSpider(scrapy.Spider):
             len(self.known),
             len(rechecks),
         )
-        for path in self.profile.start_paths:
-            url = self.urls.to_fetch(self.profile.base_url + path)
-            # The section's own page: a 404 there means the section vanished (an error),
-            # unlike a 404 for a page its pager links to (a broken link).
-            yield self._listing_request(url, {"section": path, "section_root": True})
+        for request in self._discovery_starts():
+            yield request
         for article in rechecks:
             yield self._recheck_request(article)
 
@@ -95,6 +94,11 @@ class PortalSpider(scrapy.Spider):
         since = (datetime.now(self.profile.tz) - timedelta(days=days)).isoformat()
         with Archive(db_path) as archive:
             known = archive.article_urls_by_id(self.profile.name)
+            for row in archive.sections(self.profile.name):
+                if row["state"] == "active":
+                    self.sections[row["url"]] = row
+                else:
+                    self.vanished_sections.add(row["url"])
             rechecks = archive.recheck_candidates(self.profile.name, since) if days > 0 else []
             if self.max_articles is not None:
                 mode = "limited"
@@ -102,6 +106,13 @@ class PortalSpider(scrapy.Spider):
                 mode = "full"
             else:
                 mode = "incremental" if archive.has_complete_walk(self.profile.name) else "full"
+            if mode == "incremental":
+                broken_days = self.settings.getfloat("GOVARCHIVE_BROKEN_RECHECK_DAYS", 30)
+                broken_since = (datetime.now(UTC) - timedelta(days=broken_days)).isoformat()
+                for url in archive.broken_links(self.profile.name, broken_since):
+                    article_id = self.profile.article_id(url)
+                    if article_id is not None and article_id not in known:
+                        self.dead_article_ids.add(article_id)
         return mode, known, rechecks
 
     def _listing_request(self, url: str, meta: dict) -> scrapy.Request:
@@ -139,68 +150,85 @@ class PortalSpider(scrapy.Spider):
 
     # -- listings ----------------------------------------------------------------------------
 
-    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
-        if response.status != 200 or not isinstance(response, TextResponse):
-            if not response.meta.get(PROBE):  # a guessed page that is missing is no failure
-                self.listing_failures += 1
-            return
+    def parse_listing(self, response: Response) -> Iterator[Any]:
+        """A listing page, or a candidate page that may turn out to be one."""
+        return self._walk_links(response, as_section=True)
+
+    def _walk_links(self, response: Response, *, as_section: bool) -> Iterator[Any]:
+        """Follow a page's links as a listing's; ``as_section``: the page may be a section
+        (not for an article page whose links are walked only to reach more posts)."""
         section = response.meta.get("section")
+        known_section = section in self.sections
+        if response.status != 200 or not isinstance(response, TextResponse):
+            if known_section or not response.meta.get(PROBE):
+                self.listing_failures += 1
+            if known_section and response.status in (404, 410) and self._is_entry(response):
+                yield SectionVanished(section, f"HTTP {response.status}", now_iso())
+            return
+        depth = response.meta.get("depth", 1)
+        page_url = self.urls.to_portal(response.url)
+        links = classify_links(response.xpath("//a/@href").getall(), response.url,
+                               self.profile, self.urls)  # fmt: skip
+        if not as_section:
+            pass
+        elif links.is_listing:
+            yield self._section_seen(response, section, links, depth)
+        elif known_section and self._is_entry(response):
+            yield SectionVanished(section, "no longer lists articles", now_iso())
+        yield from self._feeds(response)
         known_in_a_row = response.meta.get("known_in_a_row", 0)
+        found_via = f"listing {page_url}"
         # Item links with the date printed beside them, where the template says how to read them.
         listed = {self.urls.to_fetch(link.url): link.date for link in self._listed(response)}
         by_markers = self._classified_by_markers
-        listings = []
-        for href in dict.fromkeys(response.xpath("//a/@href").getall()):
-            if not is_followable(href):
-                continue
-            fetch_url = self.urls.to_fetch(urljoin(response.url, href.strip()))
-            portal_url = self.urls.to_portal(fetch_url)
-            article_id = self.profile.article_id(portal_url)
-            if article_id is None:
-                if self.profile.is_listing(portal_url):
-                    listings.append(fetch_url)
-            elif article_id in self.known:
+        for fetch_url, article_id in links.articles:
+            if article_id in self.known:
                 self.listed_known_ids.add(article_id)
                 known_in_a_row += 1
+            elif article_id in self.dead_article_ids:
+                continue  # a dead link: neither news nor a reason to stop
             else:
                 known_in_a_row = 0
                 request = self._article_request(
                     fetch_url,
                     article_id,
-                    section,
+                    found_via,
+                    depth,
                     listing_date=listed.get(fetch_url),
                     probe=by_markers and fetch_url not in listed,
                 )
                 if request is not None:
                     yield request
+        yield from self._candidates(links.candidates, depth + 1, response)
+        own, other = [], []
+        for url in links.pagers:
+            pager_section = section_of(self.urls.to_portal(url), self.profile)
+            (own if pager_section == section else other).append((url, pager_section))
+        for url, pager_section in other:
+            # Another section's pager: a section of its own (known ones are revisited anyway).
+            if pager_section in self.walked_sections or (
+                self.mode == "incremental" and pager_section in self.sections
+            ):
+                continue
+            self.walked_sections.add(pager_section)
+            meta = {"section": pager_section, "depth": depth, "found_via": f"link {page_url}"}
+            yield self._listing_request(url, meta)
+        listings = [url for url, _ in own]
         if self.mode == "incremental":
             if known_in_a_row >= self.profile.stop_after_known:
                 logger.debug("%s: caught up at %s", section, response.url)
                 return
             if not by_markers:  # there, links to listings are other sections, not pages
                 listings = self._next_pages(response.url, listings)
-        meta = {"section": section, "known_in_a_row": known_in_a_row}
+        meta = {"section": section, "known_in_a_row": known_in_a_row, "depth": depth}
         for url in listings:
             if by_markers:  # a link shaped like a section: the page will say if it is one
-                yield self._listing_request(url, {"section": self.urls.to_portal(url), PROBE: True})
+                yield self._listing_request(
+                    url, {"section": self.urls.to_portal(url), PROBE: True, "depth": depth}
+                )
             else:
                 yield self._listing_request(url, dict(meta))
         yield from self._pattern_pager(response, section, meta)
-        yield from self._discovered_sections(response)
-
-    def _discovered_sections(self, response: TextResponse) -> Iterator[scrapy.Request]:
-        """Sections linked from a page's menus, for profiles that discover them (generic)."""
-        if not self.profile.discover_sections or self.mode == "incremental":
-            return
-        from crawler.generic import section_paths
-
-        portal_url = self.urls.to_portal(response.url)
-        for path in section_paths(response.xpath("//a/@href").getall(), portal_url, self.profile):
-            if path in self.sections or len(self.sections) >= self.profile.max_sections:
-                continue
-            self.sections.add(path)
-            url = self.urls.to_fetch(self.profile.base_url + path)
-            yield self._listing_request(url, {"section": path, PROBE: True})
 
     def _listed(self, response: TextResponse):
         return listed_links(response, self.profile)
@@ -247,18 +275,19 @@ class PortalSpider(scrapy.Spider):
         self,
         url: str,
         article_id: str,
-        section: str | None,
+        found_via: str,
+        depth: int,
         listing_date: str | None = None,
         probe: bool = False,
     ):
         # The portal serves one article under many section paths; the id makes them one.
-        if article_id in self.seen_article_ids:
+        if article_id in self.seen_article_ids or article_id in self.dead_article_ids:
             return None
         if self.max_articles is not None and self.articles_scheduled >= self.max_articles:
             return None
         self.seen_article_ids.add(article_id)
         self.articles_scheduled += 1
-        meta = {"section": section, "article_id": article_id}
+        meta = {"article_id": article_id, "found_via": found_via, "depth": depth}
         if listing_date:
             meta["listing_date"] = listing_date
         if probe:
@@ -282,8 +311,7 @@ class PortalSpider(scrapy.Spider):
         if self._classified_by_markers and not recheck:
             kind = page_kind(response.selector.root, self.profile)
             if kind == LISTING:  # a section at an article-shaped URL
-                section = urlsplit(portal_url).path
-                response.meta.update(section=section)
+                response.meta.update(section=section_of(portal_url, self.profile))
                 for request in self.parse_listing(response):
                     yield request
                 return
@@ -307,15 +335,27 @@ class PortalSpider(scrapy.Spider):
         if reason is not None:
             yield PageNote(portal_url, reason)
             return
-        yield article_row(article, extraction.profile, response.meta.get("warc"))
-        for request in self._discovered_sections(response):
-            yield request
+        row = article_row(article, extraction.profile, response.meta.get("warc"))
+        row["found_via"] = response.meta.get("found_via") or ("recheck" if recheck else None)
+        self.crawler.stats.inc_value("govarchive/articles_scraped")
+        yield row
         if self.settings.getbool("GOVARCHIVE_FETCH_ATTACHMENTS", True):
             for attachment in article.attachments:
                 fetch_url = self.urls.to_fetch(attachment.url)
                 if urlsplit(fetch_url).hostname in self.allowed_domains:
                     # Archived by the WARC middleware; nothing to parse.
                     yield scrapy.Request(fetch_url, callback=self.archived_only, priority=-1)
+        if recheck:
+            return
+        if self._classified_by_markers:
+            # Where URLs cannot tell articles from listings, an article's own links ("TIN ĐÃ
+            # ĐƯA" boxes, menus) are followed like a listing's: they are how some posts and
+            # sections are reached at all.
+            for request in self._walk_links(response, as_section=False):
+                yield request
+        else:
+            for request in self._links_of_article(response):
+                yield request
 
     def archived_only(self, response: Response) -> None:
         return None
