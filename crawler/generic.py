@@ -9,15 +9,15 @@ What the web does, not what one portal does:
   before it (kept literally unless it is a number, such as a month); the largest group is the
   article pattern. A numeric id in the segment becomes the article id, so the same article
   under several section paths is fetched once.
-* **Listings** are the home page's other same-host links (menus: the sections), walked from
-  their first page through pager links: a page-number query parameter (``page=2``,
+* **Listings** are the sections discovery finds, walked from their first page through pager
+  links: a page-number query parameter (``page=2``,
   ``_101_cur=2``, ``trang=2``, ``start=20``) or path (``/page/2``, ``/trang-2``).
 * **Traps** are excluded: print and pop-up views, log-in, search and form actions, feeds of
   files, archive copies (``/web/20200101.../``) and paths that repeat themselves.
 
-Discovery stays bounded: sections are the home page's links only (at most
-:data:`MAX_SECTIONS`); beyond them only pager links and article links are followed, and the
-listing guard caps pages per section (``GOVARCHIVE_MAX_LISTING_PAGES``).
+Sections come from discovery (crawler/discovery.py: the start page, every visited page's
+menus, sitemaps and feeds, within its depth and page bounds); the listing guard caps pages per
+section at :data:`MAX_LISTING_PAGES`.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from urllib.parse import unquote, urljoin, urlsplit
 from lxml import html as lxml_html
 
 if TYPE_CHECKING:
-    from crawler.profiles import Profile
+    pass
 
-MAX_SECTIONS = 200
+#: Listing pages walked per section at most (the setting's default is for known portals).
+MAX_LISTING_PAGES = 300
 MIN_ARTICLE_LINKS = 3
 
 #: Extensions of files, not pages.
@@ -70,37 +71,20 @@ _ONLY_ID = re.compile(r"^\d{4,}$")
 
 
 def infer_profile_tables(page_url: str, html: str, tables: dict) -> dict:
-    """``tables`` (a ``[portal]`` table) completed with generic ``[links]`` rules and the
-    page's sections as further start paths, inferred from the links of the start page."""
+    """``tables`` (a ``[portal]`` table) completed with generic ``[links]`` rules inferred
+    from the links of the start page. Sections are left to discovery (crawler/discovery.py),
+    which finds them on the start page and on every page visited, within its bounds."""
     host = urlsplit(page_url).hostname or ""
-    links = same_host_links(html, page_url, host)
-    article = article_pattern(links)
-    exclude = list(EXCLUDE_PATTERNS)
-    article_re = re.compile(article) if article else None
-    excluded = [re.compile(p) for p in exclude]
-    sections = list(tables["portal"]["start_paths"])
-    for link in links:
-        if article_re is not None and article_re.search(link):
-            continue
-        if any(p.search(link) for p in excluded) or urlsplit(link).query:
-            continue
-        path = urlsplit(link).path or "/"
-        depth = len([s for s in path.split("/") if s])
-        if 1 <= depth <= 3 and path not in sections:
-            sections.append(path)
-        if len(sections) >= MAX_SECTIONS:
-            break
+    article = article_pattern(same_host_links(html, page_url, host))
     result = dict(tables)
-    result["portal"] = {**tables["portal"], "start_paths": sections}
     result["links"] = {
         # No shape won: nothing is an article by its URL (a pattern that never matches).
         "article": article or r"(?!x)x",
         "listing": LISTING_PATTERN,
         "page_number": PAGE_NUMBER_PATTERN,
-        "exclude": exclude,
-        "max_pages": 300,
+        "exclude": list(EXCLUDE_PATTERNS),
+        "max_pages": MAX_LISTING_PAGES,
     }
-    result["discovery"] = {"sections": True, "max_sections": MAX_SECTIONS}
     return result
 
 
@@ -179,25 +163,3 @@ def article_pattern(links: list[str]) -> str | None:
         return rf"^https?://[^/?#]+/{last}$"
     prefix = r"(?:/[^/?#]+)*" if max(depths) > 2 else ""
     return rf"^https?://[^/?#]+{prefix}/{parent}/{last}$"
-
-
-def section_paths(hrefs: list[str], page_url: str, profile: Profile) -> list[str]:
-    """Links of a fetched page that look like sections of the portal (menus, breadcrumbs): on
-    one of its hosts, not an article, not a pager page, not a trap, no query, 1-3 segments."""
-    found: dict[str, None] = {}
-    for href in hrefs:
-        href = href.strip()
-        if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
-            continue
-        absolute = urljoin(page_url, href).split("#", 1)[0]
-        parts = urlsplit(absolute)
-        if parts.query or parts.hostname not in profile.hosts:
-            continue
-        if profile.article_id(absolute) is not None or profile.is_excluded(absolute):
-            continue
-        if profile.is_listing(absolute):
-            continue
-        depth = len([s for s in parts.path.split("/") if s])
-        if 1 <= depth <= 3:
-            found[parts.path] = None
-    return list(found)

@@ -98,7 +98,7 @@ def report_lines(result: ProbeResult) -> list[str]:
         lines.append("selectors: none (generic extraction: trafilatura plus our page rules)")
     lines.append(
         f"sections:  {len(profile.start_paths)} start paths"
-        + (", more found in page menus while crawling" if profile.discover_sections else "")
+        + " (discovery finds the sections from there)"
         + f": {', '.join(profile.start_paths[:8])}"
         + (" ..." if len(profile.start_paths) > 8 else "")
     )
@@ -161,14 +161,7 @@ def draft_toml(profile: Profile) -> str:
         out.append(f"exclude = {value([p.pattern for p in profile.exclude_patterns])}")
         if profile.max_listing_pages:
             out.append(f"max_pages = {profile.max_listing_pages}")
-    if profile.discover_sections:
-        out += [
-            "",
-            "[discovery]",
-            "# Walk the sections that fetched pages' menus link to, up to max_sections.",
-            f"sections = {value(profile.discover_sections)}",
-            f"max_sections = {profile.max_sections}",
-        ]
+
     return "\n".join(out) + "\n"
 
 

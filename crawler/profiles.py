@@ -99,10 +99,6 @@ class Profile:
     #: The time zone was guessed (a profile built from a URL, crawler/recognise.py), so the
     #: UTC offset of a date that prints none is a guess, and the rows say so.
     timezone_guessed: bool = False
-    #: Walk links shaped like sections found on any fetched page (menus), up to
-    #: ``max_sections`` sections in all: generic profiles, whose start paths are a guess.
-    discover_sections: bool = False
-    max_sections: int = 200
 
     @property
     def host(self) -> str:
@@ -339,8 +335,6 @@ def _profile_from_dict(reader: _Reader) -> Profile:
         listing_markers=markers["markers.listing"],
         cms_markers=tuple(reader.regex_list("markers.html")),
         require_content=reader.boolean("articles.require_content", False),
-        discover_sections=reader.boolean("discovery.sections", False),
-        max_sections=reader.positive_int("discovery.max_sections", 200),
     )
 
 

@@ -206,10 +206,6 @@ def profile_for_home(home: HomePage, generic: bool = False) -> Profile:
     templates = [] if generic else recognise_templates(home.html)
     if templates:
         profile = profile_from_tables(tables, home.url, templates[0])
-        if not profile.article_markers and not profile.listing_markers:
-            # Nobody listed this portal's sections: walk those its pages' menus link to. (A
-            # template that tells pages apart by markers already follows section links.)
-            profile = replace(profile, discover_sections=True)
     else:
         from crawler.generic import infer_profile_tables
 

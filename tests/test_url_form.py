@@ -68,7 +68,7 @@ def test_a_url_is_recognised_as_each_bundled_template(sotttt_server, daknong_ser
     # The layout declares lang="en-us"; its text is Vietnamese, and so are its dates.
     assert daknong.language == "vi"
     generic = profile_for_url(SOTTTT, sotttt_server.url, generic=True)
-    assert generic.template == "" and generic.discover_sections
+    assert generic.template == "" and generic.start_paths == ("/",)
 
 
 def test_the_url_form_gives_the_rows_of_the_named_portal(daknong_server, tmp_path):
@@ -143,7 +143,7 @@ def test_probe_writes_a_profile_that_crawls(daknong_server, sotttt_server, tmp_p
     loaded = load_profile(generic)
     inferred = profile_for_url(SOTTTT, sotttt_server.url, generic=True)
     assert loaded.article_pattern.pattern == inferred.article_pattern.pattern
-    assert loaded.start_paths == inferred.start_paths and loaded.discover_sections
+    assert loaded.start_paths == inferred.start_paths == ("/",)
 
 
 def test_the_article_shape_is_the_largest_group_of_item_links():
