@@ -24,10 +24,23 @@ DATA_OPTION = click.option(
 )
 
 
-def _load_profile_or_exit(portal: str):
+def _load_profile_or_exit(
+    portal: str, base_url: str | None = None, generic: bool = False, quiet: bool = False
+):
+    """A bundled name, a .toml file, or a portal's URL (crawler/recognise.py)."""
+    from crawler.recognise import UnreachablePortal, looks_like_url, profile_for_url
+
     try:
+        if looks_like_url(portal):
+            profile = profile_for_url(portal, base_url, generic=generic)
+            how = f"template {profile.template}" if profile.template else "generic rules"
+            if not quiet:  # cron mails whatever a job prints
+                click.echo(f"{profile.name}: crawling with {how}", err=True)
+            return profile
+        if generic:
+            raise click.BadParameter("--generic needs a portal URL", param_hint="PORTAL")
         return load_profile(portal)
-    except ProfileError as exc:
+    except (ProfileError, UnreachablePortal) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 
@@ -87,6 +100,11 @@ def crawl_options(command):
             help="Fetch at most this many article pages (a trial run; later runs do a full walk).",
         ),
         click.option(
+            "--generic",
+            is_flag=True,
+            help="With a portal URL: skip template recognition, infer rules from the home page.",
+        ),
+        click.option(
             "--full",
             is_flag=True,
             help="Walk every listing page (backfill) instead of stopping at known articles.",
@@ -114,10 +132,15 @@ def crawl(
     redis_url: str | None,
     base_url: str | None,
     max_articles: int | None,
+    generic: bool,
     full: bool,
     settings: tuple[str, ...],
 ) -> None:
-    """Crawl PORTAL (a profile name or a .toml file) into the data directory.
+    """Crawl PORTAL (a profile name, a .toml file, or a portal's URL) into the data directory.
+
+    Given a URL (https://host/), the home page is fetched and a bundled CMS template recognised
+    from it; with none (or --generic), link rules are inferred from the home page. Rows carry
+    the host as their portal.
 
     --fleet FILE crawls every portal of a fleet file at once, in this process; --redis URL makes
     this crawl one worker of a frontier shared with other processes (see the README).
@@ -136,7 +159,7 @@ def crawl(
     if redis_url:
         overrides.update(_redis_settings_or_exit(redis_url))
     name, result, elapsed = _execute_crawl(
-        portal, data_dir, base_url, max_articles, full, settings, overrides
+        portal, data_dir, base_url, max_articles, full, settings, overrides, generic
     )
     click.echo(_summary_line(name, result, elapsed))
     from crawler.preflight import failure_lines
@@ -155,6 +178,7 @@ def cron(
     redis_url: str | None,
     base_url: str | None,
     max_articles: int | None,
+    generic: bool,
     full: bool,
     settings: tuple[str, ...],
 ) -> None:
@@ -172,7 +196,15 @@ def cron(
     if redis_url:
         defaults.update(_redis_settings_or_exit(redis_url))
     name, result, elapsed = _execute_crawl(
-        portal, data_dir, base_url, max_articles, full, settings, defaults
+        portal,
+        data_dir,
+        base_url,
+        max_articles,
+        full,
+        settings,
+        defaults,
+        generic,
+        quiet=True,
     )
     # Profile drift does not fail a crawl, but the archivist must hear of it.
     if result.exit_code != 0 or result.drift:
@@ -208,11 +240,13 @@ def _redis_settings_or_exit(redis_url: str) -> dict[str, str]:
         sys.exit(EXIT_USAGE)
 
 
-def _execute_crawl(portal, data_dir, base_url, max_articles, full, settings, defaults):
+def _execute_crawl(
+    portal, data_dir, base_url, max_articles, full, settings, defaults, generic=False, quiet=False
+):
     from archive.lock import LockHeld
     from crawler.run import EXIT_LOCKED, run_crawl
 
-    profile = _load_profile_or_exit(portal)
+    profile = _load_profile_or_exit(portal, base_url, generic, quiet)
     overrides = {**defaults, **_parse_settings(settings)}
     if full:
         overrides["GOVARCHIVE_FULL"] = "1"
@@ -265,13 +299,19 @@ def _report_lines(result) -> list[str]:
 
 @cli.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--portal", help="Use this portal's profile (default: generic extraction).")
+@click.option(
+    "--portal",
+    help="Use this portal's profile (default: a bundled template recognised from the page when "
+    "--url is given, else generic extraction).",
+)
 @click.option("--url", help="The page's URL (resolves relative links and the canonical URL).")
 def extract(file: Path, portal: str | None, url: str | None) -> None:
     """Print the extraction of an HTML FILE as JSON, with the `articles` field names."""
     from crawler.extract import extract_article
 
     profile = _load_profile_or_exit(portal) if portal else None
+    if profile is None and url is not None:
+        profile = _profile_recognised_or_none(file, url)
     if url is None:
         url = profile.base_url + "/" if profile else file.resolve().as_uri()
     try:
@@ -282,6 +322,49 @@ def extract(file: Path, portal: str | None, url: str | None) -> None:
         click.echo(f"Error: {file}: extraction failed: {describe(exc)}", err=True)
         sys.exit(1)
     click.echo(json.dumps(article.to_dict(), ensure_ascii=False, indent=2))
+
+
+def _profile_recognised_or_none(file: Path, url: str):
+    """The profile of a bundled template the page itself is recognised as, else None."""
+    from crawler.extract import decode_html
+    from crawler.profiles import recognise_templates
+    from crawler.recognise import HomePage, normalise_portal_url, profile_for_home
+
+    html = decode_html(file.read_bytes())
+    if not url.startswith(("http://", "https://")) or not recognise_templates(html):
+        return None
+    return profile_for_home(HomePage(normalise_portal_url(url), url, html))
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--base-url", help="Fetch from this mirror or local replica, not the live host.")
+@click.option("--generic", is_flag=True, help="Skip template recognition, infer the rules.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the draft profile (default: HOST.toml in the current directory).",
+)
+def probe(url: str, base_url: str | None, generic: bool, out: Path | None) -> None:
+    """Show what a crawl of the portal at URL would decide, and write a draft profile.
+
+    Prints the template recognised (or the article and listing patterns inferred), five
+    sample articles with their fields, and writes a profile `govarchive crawl FILE` accepts.
+    """
+    from crawler.probe import probe as run_probe
+    from crawler.probe import report_lines, write_draft
+    from crawler.recognise import UnreachablePortal
+
+    try:
+        result = run_probe(url, base_url, generic=generic)
+    except (ProfileError, UnreachablePortal) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    # Written first: a reader that stops reading the report (`| head`) still gets the file.
+    path = write_draft(result.profile, out or Path(f"{result.profile.name}.toml"))
+    for line in report_lines(result):
+        click.echo(line)
+    click.echo(f"\ndraft profile: {path} (crawl it with `govarchive crawl {path}`)")
 
 
 @cli.command()

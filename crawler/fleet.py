@@ -36,6 +36,7 @@ from archive.store import CRAWL_COUNTS, Archive
 from crawler.extraction_pool import shared_workers
 from crawler.fatal import DiskReserve, stop_crawl
 from crawler.profiles import Profile, ProfileError, load_profile
+from crawler.recognise import UnreachablePortal, profile_for_url
 from crawler.run import (
     EXIT_OK,
     EXIT_USAGE,
@@ -115,12 +116,7 @@ def load_fleet(path: Path) -> list[FleetEntry]:
                              f"{sorted(_ENTRY_KEYS)}")  # fmt: skip
         portal = table.get("portal")
         if not isinstance(portal, str) or not portal.strip():
-            raise FleetError(f"{where}: `portal` must be a profile name or a profile path")
-        if _is_url(portal):
-            raise FleetError(
-                f"{where}: portal = {portal!r}: a URL instead of a profile is not supported yet; "
-                "write a profile for it (see crawler/portals/) and name that"
-            )
+            raise FleetError(f"{where}: `portal` must be a profile name, a profile path or a URL")
         base_url = table.get("base_url")
         if base_url is not None and not (
             isinstance(base_url, str) and base_url.startswith(("http://", "https://"))
@@ -161,8 +157,11 @@ def run_fleet(
     seen: dict[str, int] = {}
     for entry in entries:
         try:
-            profile = load_profile(entry.portal)
-        except ProfileError as exc:
+            if _is_url(entry.portal):  # a portal nobody profiled (crawler/recognise.py)
+                profile = profile_for_url(entry.portal, entry.base_url)
+            else:
+                profile = load_profile(entry.portal)
+        except (ProfileError, UnreachablePortal) as exc:
             profiles.append((entry, None, str(exc)))
             continue
         if profile.name in seen:
@@ -203,7 +202,11 @@ def run_fleet(
         with Archive(data_dir / "archive.db") as archive:
             for entry, profile, error in profiles:
                 if profile is None:
-                    name = Path(entry.portal).stem
+                    name = (
+                        urlsplit(entry.portal).hostname or entry.portal
+                        if _is_url(entry.portal)
+                        else Path(entry.portal).stem
+                    )
                     outcomes.append(PortalOutcome(entry, name, _failed(recovered), error))
                     continue
                 crawl = archive.last_crawl(profile.name)

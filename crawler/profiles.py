@@ -96,6 +96,9 @@ class Profile:
     require_content: bool = False
     #: Regular expressions that all occur in the HTML of the CMS's pages (recognising it).
     cms_markers: tuple[re.Pattern[str], ...] = ()
+    #: The time zone was guessed (a profile built from a URL, crawler/recognise.py), so the
+    #: UTC offset of a date that prints none is a guess, and the rows say so.
+    timezone_guessed: bool = False
 
     @property
     def host(self) -> str:
@@ -183,6 +186,22 @@ def load_profile(name_or_path: str | Path) -> Profile:
         sources.append((template_path, template_data))
     profile = _profile_from_dict(_Reader(sources))
     return replace(profile, config_hash=digest.hexdigest()[:12])
+
+
+def profile_from_tables(tables: dict, origin: str, template: str | None = None) -> Profile:
+    """A profile held in memory (``tables`` as a portal file's TOML would give them), on a
+    bundled template or none: a portal nobody wrote a file for (crawler/recognise.py).
+    ``origin`` names it in errors (the URL it was built from)."""
+    path = Path(origin)
+    sources = [(path, tables)]
+    digest = hashlib.sha1(repr(sorted(tables.items())).encode())
+    if template is not None:
+        template_path = _template_path(template, path)
+        template_raw, template_data = _read_toml(template_path, "template")
+        digest.update(b"\0" + template_raw)
+        sources.append((template_path, template_data))
+    profile = _profile_from_dict(_Reader(sources))
+    return replace(profile, path="", config_hash=digest.hexdigest()[:12])
 
 
 def _template_path(name: object, portal_path: Path) -> Path:

@@ -58,7 +58,9 @@ class Article:
     article_id: str | None = None
     sapo: str | None = None
     #: Where ``published_at`` came from: "page" (printed on the article page), "listing"
-    #: (printed beside the link on the listing the crawl followed) or "metadata" (meta tags).
+    #: (printed beside the link on the listing the crawl followed) or "metadata" (meta tags);
+    #: ", offset guessed" follows when the portal's time zone was guessed (a profile built
+    #: from a URL) and the page printed the time without an offset.
     date_source: str | None = None
     #: The date as printed beside the link on the listing the crawl followed, if any.
     listing_date: str | None = None

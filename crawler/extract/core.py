@@ -13,6 +13,7 @@ Either way the HTML is parsed once with lxml.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,19 @@ def apply_listing_date(article: Article, listing_date: str | None, profile: Prof
         article.date_source = "listing"
 
 
+_PRINTED_OFFSET = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z|UTC|GMT)\s*$", re.IGNORECASE)
+
+
+def _offset_guessed(article: Article, profile: Profile | None) -> bool:
+    """Whether the date's UTC offset is the portal's guessed time zone's (a profile built from
+    a URL) rather than one the page printed: a time printed without an offset."""
+    if profile is None or not profile.timezone_guessed or not article.published_at:
+        return False
+    if "T" not in article.published_at or article.date_source not in ("page", "listing"):
+        return False  # a bare day carries no offset; metadata dates carry their own
+    return not _PRINTED_OFFSET.search(article.published_raw or "")
+
+
 class Extraction:
     """One page's extraction: the parsed state the profile and generic paths share."""
 
@@ -130,6 +144,8 @@ class Extraction:
         if article.published_at and article.date_source is None:
             article.date_source = "page"
         apply_listing_date(article, self.listing_date, self.profile)
+        if _offset_guessed(article, self.profile):
+            article.date_source = f"{article.date_source}, offset guessed"
         if self.profile is not None:
             article.article_id = self.profile.article_id(article.url) or self.profile.article_id(
                 self.url
