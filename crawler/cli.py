@@ -247,11 +247,7 @@ def _execute_crawl(
     from crawler.run import EXIT_LOCKED, run_crawl
 
     profile = _load_profile_or_exit(portal, base_url, generic, quiet)
-    overrides = {**defaults, **_parse_settings(settings)}
-    if full:
-        overrides["GOVARCHIVE_FULL"] = "1"
-    _check_inputs_or_exit(data_dir, overrides)
-    _check_installation_or_exit()
+    overrides = _run_settings_or_exit(data_dir, defaults, settings, full)
     started = time.monotonic()
     try:
         result = run_crawl(
@@ -261,6 +257,19 @@ def _execute_crawl(
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_LOCKED)
     return profile.name, result, time.monotonic() - started
+
+
+def _run_settings_or_exit(
+    data_dir: Path, defaults: dict[str, str], settings: tuple[str, ...], full: bool
+) -> dict[str, str]:
+    """The run's setting overrides (defaults, then -s, then --full), once the data directory
+    and the installation have passed their checks (one line and exit 2 otherwise)."""
+    overrides = {**defaults, **_parse_settings(settings)}
+    if full:
+        overrides["GOVARCHIVE_FULL"] = "1"
+    _check_inputs_or_exit(data_dir, overrides)
+    _check_installation_or_exit()
+    return overrides
 
 
 def _check_installation_or_exit() -> None:

@@ -27,13 +27,7 @@ def crawl_fleet(
     prints only the summary line, and only when some portal did not end clean.
     """
     from archive.lock import LockHeld
-    from crawler.cli import (
-        _check_inputs_or_exit,
-        _check_installation_or_exit,
-        _parse_settings,
-        _report_lines,
-        _summary_line,
-    )
+    from crawler.cli import _report_lines, _run_settings_or_exit, _summary_line
     from crawler.fleet import FleetError, fleet_exit_code, fleet_summary, load_fleet, run_fleet
 
     try:
@@ -41,11 +35,7 @@ def crawl_fleet(
     except FleetError as exc:
         click.echo(f"Error: {exc}", err=True)
         return EXIT_USAGE
-    overrides = {**defaults, **_parse_settings(settings)}
-    if full:
-        overrides["GOVARCHIVE_FULL"] = "1"
-    _check_inputs_or_exit(data_dir, overrides)
-    _check_installation_or_exit()
+    overrides = _run_settings_or_exit(data_dir, defaults, settings, full)
     started = time.monotonic()
     try:
         outcomes = run_fleet(entries, data_dir, max_articles=max_articles, overrides=overrides)
