@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -108,7 +109,7 @@ def _meta(root: etree._Element, *names: str) -> str | None:
 
 
 def _generic_title(
-    root: etree._Element, fallback: str | None
+    root: etree._Element, fallback: Callable[[], str | None] | None = None
 ) -> tuple[str | None, etree._Element | None]:
     """The visible heading that the ``<title>`` starts with, else og:title/trafilatura/<title>.
 
@@ -128,9 +129,9 @@ def _generic_title(
                     best, best_el = text, el
         if best:
             return best, best_el
-    for candidate in (_meta(root, "og:title", "twitter:title"), fallback):
-        if candidate:
-            return candidate, None
+    candidate = _meta(root, "og:title", "twitter:title") or (fallback() if fallback else None)
+    if candidate:
+        return candidate, None
     if page_title:
         for separator in _TITLE_SEPARATORS:
             if separator in page_title:
