@@ -28,7 +28,7 @@ from crawler.extract.page import (
     _visible_date,
 )
 from crawler.extract.page_metadata import PageMetadata
-from crawler.extract.parsing import _common_ancestor, _fold, css_to_xpath
+from crawler.extract.parsing import _common_ancestor, _fold, compiled_xpath, css_to_xpath
 from crawler.extract.walker import _assign_captions, _Block, _dedupe_images, _Walker
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def _trim_generic(
     Also returns the CMS account line found under the body, if any (the generic posted_by).
     """
     crumbs = set()
-    for crumb in root.xpath(_BREADCRUMB_XPATH)[:3]:
+    for crumb in compiled_xpath(_BREADCRUMB_XPATH)(root)[:3]:
         crumbs.update(normalize_space(t).casefold() for t in crumb.itertext())
     crumbs.discard("")
     out: list[_Block] = []
@@ -206,7 +206,7 @@ def _locate_container(root: etree._Element, lines: list[str]) -> etree._Element 
     anchors = []
     for candidates in (long_lines[:5], long_lines[::-1][:5]):
         for line in candidates:
-            found = root.xpath(_PROBE_XPATH, probe=line[:30])
+            found = compiled_xpath(_PROBE_XPATH)(root, probe=line[:30])
             if found:
                 anchors.append(min(found, key=lambda el: len(el.text_content())))
                 break

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from crawler.dates import normalize_space, parse_published
-from crawler.extract.parsing import _attr_url, _fold, _text_of
+from crawler.extract.parsing import _attr_url, _fold, _text_of, compiled_xpath
 from crawler.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _generic_title(
     if page_title:
         best, best_el = "", None
         # string-length counts raw characters; _text_of may shorten them (NBSP runs, NFC).
-        for el in root.xpath(_TITLE_CANDIDATES_XPATH, limit=2 * len(page_title)):
+        for el in compiled_xpath(_TITLE_CANDIDATES_XPATH)(root, limit=2 * len(page_title)):
             text = _text_of(el)
             if len(text) > len(best) and page_title.startswith(text):
                 rest = page_title[len(text) :]
@@ -141,7 +141,7 @@ def _generic_title(
 
 def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str | None, str | None]:
     """First date-like element in ``scope`` (class mentions date/time, or <time>) that parses."""
-    for el in scope.xpath(_DATE_HINT_XPATH)[:30]:
+    for el in compiled_xpath(_DATE_HINT_XPATH)(scope)[:30]:
         if el.tag == "time" and el.get("datetime"):
             iso, _ = parse_published(el.get("datetime") or "", profile)
             if iso:
@@ -156,7 +156,7 @@ def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str |
 
 
 def _breadcrumb_category(root: etree._Element) -> str | None:
-    for crumb in root.xpath(_BREADCRUMB_XPATH)[:3]:
+    for crumb in compiled_xpath(_BREADCRUMB_XPATH)(root)[:3]:
         items = [normalize_space(t) for t in crumb.itertext()]
         items = [
             t for t in items if t and t.casefold() not in _HOME_LABELS and t not in (">", "»", "/")
@@ -167,7 +167,7 @@ def _breadcrumb_category(root: etree._Element) -> str | None:
 
 
 def _generic_sapo(root: etree._Element, skip: set[etree._Element]) -> str | None:
-    for el in root.xpath(_SAPO_XPATH)[:5]:
+    for el in compiled_xpath(_SAPO_XPATH)(root)[:5]:
         if el in skip:
             continue
         text = _text_of(el)
