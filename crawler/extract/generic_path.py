@@ -27,7 +27,8 @@ from crawler.extract.page import (
     _same,
     _visible_date,
 )
-from crawler.extract.parsing import _common_ancestor, _fold, css_to_xpath
+from crawler.extract.page_metadata import PageMetadata
+from crawler.extract.parsing import _common_ancestor, _fold, compiled_xpath, css_to_xpath
 from crawler.extract.walker import _assign_captions, _Block, _dedupe_images, _Walker
 
 if TYPE_CHECKING:
@@ -37,10 +38,11 @@ if TYPE_CHECKING:
 def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> None:
     """Fill ``article`` with trafilatura plus template-independent fixes."""
     document = _trafilatura(ex, root)
+    # trafilatura's metadata, each field read only when our own rules find nothing
+    metadata = PageMetadata(root, ex.url)
     skip = ex.skip_set(root)
-    traf_title = getattr(document, "title", None) if document is not None else None
     # The element printing the title also scopes the search for the visible date.
-    article.title, title_el = _generic_title(root, traf_title)
+    article.title, title_el = _generic_title(root, lambda: metadata.title)
     iso, raw = (None, None)
     if title_el is not None:
         scope = title_el.getparent()
@@ -56,14 +58,14 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
         published = _meta(root, "article:published_time", "og:published_time", "pubdate")
         if published:
             iso, _ = parse_published(published, ex.profile)
-    if not iso and document is not None and document.date:
-        iso = document.date  # date only; trafilatura does not read the time
+    if not iso:
+        iso = metadata.date  # date only; trafilatura does not read the time
     article.published_at, article.published_raw = iso, raw
     article.date_source = source or ("metadata" if iso else None)
 
     article.category = _breadcrumb_category(root)
-    if not article.category and document is not None and document.categories:
-        article.category = normalize_space(document.categories[0]) or None
+    if not article.category and metadata.categories:
+        article.category = normalize_space(metadata.categories[0]) or None
 
     blocks: list[_Block] = []
     links: list[tuple[str, str]] = []
@@ -97,8 +99,8 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
         article.attachments = _attachments(walked.links)
     else:
         article.attachments = _attachments(links)
-    if article.author is None and article.source is None and document is not None:
-        candidate = normalize_space(document.author or "")
+    if article.author is None and article.source is None:
+        candidate = normalize_space(metadata.author or "")
         if candidate and not is_account(candidate, ex.not_authors):
             article.author = candidate
 
@@ -116,17 +118,14 @@ def _trafilatura(ex: Extraction, root: etree._Element) -> Any:
     document = _bare_extraction(ex, root, fast=True)
     text = getattr(document, "text", None) or ""
     if len(text) < FALLBACK_BELOW_CHARS:
-        rescued = _bare_extraction(ex, root, fast=False, with_metadata=document is None)
-        if document is None:
+        rescued = _bare_extraction(ex, root, fast=False)
+        if document is None or rescued is not None:
             return rescued
-        if rescued is not None:  # the page's metadata does not change: keep the first read
-            document.body, document.text = rescued.body, rescued.text
     return document
 
 
-def _bare_extraction(
-    ex: Extraction, root: etree._Element, fast: bool, with_metadata: bool = True
-) -> Any:
+def _bare_extraction(ex: Extraction, root: etree._Element, fast: bool) -> Any:
+    """trafilatura's text extraction alone: the metadata is :class:`PageMetadata`'s job."""
     import trafilatura
 
     prune = None
@@ -136,7 +135,7 @@ def _bare_extraction(
         return trafilatura.bare_extraction(
             root,
             url=ex.url,
-            with_metadata=with_metadata,
+            with_metadata=False,
             include_comments=False,
             include_tables=True,
             include_images=False,  # with images it wanders into sidebars of banners
@@ -161,7 +160,7 @@ def _trim_generic(
     Also returns the CMS account line found under the body, if any (the generic posted_by).
     """
     crumbs = set()
-    for crumb in root.xpath(_BREADCRUMB_XPATH)[:3]:
+    for crumb in compiled_xpath(_BREADCRUMB_XPATH)(root)[:3]:
         crumbs.update(normalize_space(t).casefold() for t in crumb.itertext())
     crumbs.discard("")
     out: list[_Block] = []
@@ -207,7 +206,7 @@ def _locate_container(root: etree._Element, lines: list[str]) -> etree._Element 
     anchors = []
     for candidates in (long_lines[:5], long_lines[::-1][:5]):
         for line in candidates:
-            found = root.xpath(_PROBE_XPATH, probe=line[:30])
+            found = compiled_xpath(_PROBE_XPATH)(root, probe=line[:30])
             if found:
                 anchors.append(min(found, key=lambda el: len(el.text_content())))
                 break

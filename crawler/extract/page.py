@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lxml import etree
 
 from crawler.dates import normalize_space, parse_published
-from crawler.extract.parsing import _attr_url, _fold, _text_of
+from crawler.extract.parsing import _attr_url, _fold, _text_of, compiled_xpath
 from crawler.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def _meta(root: etree._Element, *names: str) -> str | None:
 
 
 def _generic_title(
-    root: etree._Element, fallback: str | None
+    root: etree._Element, fallback: Callable[[], str | None] | None = None
 ) -> tuple[str | None, etree._Element | None]:
     """The visible heading that the ``<title>`` starts with, else og:title/trafilatura/<title>.
 
@@ -120,7 +121,7 @@ def _generic_title(
     if page_title:
         best, best_el = "", None
         # string-length counts raw characters; _text_of may shorten them (NBSP runs, NFC).
-        for el in root.xpath(_TITLE_CANDIDATES_XPATH, limit=2 * len(page_title)):
+        for el in compiled_xpath(_TITLE_CANDIDATES_XPATH)(root, limit=2 * len(page_title)):
             text = _text_of(el)
             if len(text) > len(best) and page_title.startswith(text):
                 rest = page_title[len(text) :]
@@ -128,9 +129,9 @@ def _generic_title(
                     best, best_el = text, el
         if best:
             return best, best_el
-    for candidate in (_meta(root, "og:title", "twitter:title"), fallback):
-        if candidate:
-            return candidate, None
+    candidate = _meta(root, "og:title", "twitter:title") or (fallback() if fallback else None)
+    if candidate:
+        return candidate, None
     if page_title:
         for separator in _TITLE_SEPARATORS:
             if separator in page_title:
@@ -140,7 +141,7 @@ def _generic_title(
 
 def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str | None, str | None]:
     """First date-like element in ``scope`` (class mentions date/time, or <time>) that parses."""
-    for el in scope.xpath(_DATE_HINT_XPATH)[:30]:
+    for el in compiled_xpath(_DATE_HINT_XPATH)(scope)[:30]:
         if el.tag == "time" and el.get("datetime"):
             iso, _ = parse_published(el.get("datetime") or "", profile)
             if iso:
@@ -155,7 +156,7 @@ def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str |
 
 
 def _breadcrumb_category(root: etree._Element) -> str | None:
-    for crumb in root.xpath(_BREADCRUMB_XPATH)[:3]:
+    for crumb in compiled_xpath(_BREADCRUMB_XPATH)(root)[:3]:
         items = [normalize_space(t) for t in crumb.itertext()]
         items = [
             t for t in items if t and t.casefold() not in _HOME_LABELS and t not in (">", "»", "/")
@@ -166,7 +167,7 @@ def _breadcrumb_category(root: etree._Element) -> str | None:
 
 
 def _generic_sapo(root: etree._Element, skip: set[etree._Element]) -> str | None:
-    for el in root.xpath(_SAPO_XPATH)[:5]:
+    for el in compiled_xpath(_SAPO_XPATH)(root)[:5]:
         if el in skip:
             continue
         text = _text_of(el)

@@ -34,6 +34,19 @@ def _parse(text: str) -> lxml.html.HtmlElement | None:
     return root if isinstance(root.tag, str) else None
 
 
+def compiled_xpath(expression: str) -> etree.XPath:
+    """``expression`` compiled once per thread: ``el.xpath(string)`` compiles it on every call,
+    and the generic path runs the same few expressions on every page. lxml's compiled XPath
+    objects must not be shared between threads, like its parsers."""
+    cache = getattr(_PARSERS, "xpaths", None)
+    if cache is None:
+        cache = _PARSERS.xpaths = {}
+    compiled = cache.get(expression)
+    if compiled is None:
+        compiled = cache[expression] = etree.XPath(expression)
+    return compiled
+
+
 # --------------------------------------------------------------------------------------------
 # Small helpers
 
