@@ -128,10 +128,42 @@ def strip_labels(raw: str) -> str:
     return normalize_space(text.strip(" :,-"))
 
 
+# "05/04/2024", "5.4.2024 6:16 AM", "05-04-2024 14:30:05": the all-numeric day-month-year (or
+# month-day-year) form most portals print, year last.
+_NUMERIC_DATE = re.compile(
+    r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"
+    r"(?:[\s,]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s*([AaPp])\.?[Mm]\.?)?)?"
+)
+
+
+def _parse_numeric(text: str, order: str) -> datetime | None:
+    """What dateparser reads in an all-numeric date with the year last, without dateparser
+    (a thousand times faster); None for anything else, which dateparser then reads."""
+    match = _NUMERIC_DATE.fullmatch(text)
+    if match is None or order not in ("DMY", "MDY"):
+        return None
+    first, second, year, hour, minute, second_s, half = match.groups()
+    day, month = (first, second) if order == "DMY" else (second, first)
+    hours = int(hour or 0)
+    if half:
+        if not 1 <= hours <= 12:
+            return None
+        hours = hours % 12 + (12 if half in "Pp" else 0)
+    try:
+        return datetime(
+            int(year), int(month), int(day), hours, int(minute or 0), int(second_s or 0)
+        )
+    except ValueError:
+        return None  # 31/02, or a month-first date: dateparser's own rules decide
+
+
 def _parse_with_dateparser(raw: str, language: str, order: str, tz_name: str) -> datetime | None:
     text = strip_labels(raw)
     if not text or not any(ch.isdigit() for ch in text):
         return None
+    numeric = _parse_numeric(text, order)
+    if numeric is not None:
+        return numeric
     parser = _date_parser(language, order, tz_name)
     try:
         data = parser.get_date_data(text)

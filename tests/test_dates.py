@@ -122,3 +122,34 @@ def test_labels_and_separators_are_cut_for_dateparser():
     assert strip_labels("Ngày đăng 05/04/2024 | 6:16 AM") == "05/04/2024 6:16 AM"
     assert strip_labels("Publish date 05/04/2024 | 6:16 AM") == "05/04/2024 6:16 AM"
     assert strip_labels("Cập nhật: 10:30 ngày 12/3/2024") == "10:30 ngày 12/3/2024"
+
+
+#: Numeric dates, and which orders read them without dateparser (None: dateparser decides).
+NUMERIC_DATES = {
+    "05/04/2024": ("DMY", "MDY"),
+    "5/4/2024 6:16 AM": ("DMY", "MDY"),
+    "12/01/2023 12:30 AM": ("DMY", "MDY"),
+    "12/01/2023 12:30 PM": ("DMY", "MDY"),
+    "01.02.2020 07:05": ("DMY", "MDY"),
+    "1-2-2020 7:05 pm": ("DMY", "MDY"),
+    "01/02/2020, 10:11": ("DMY", "MDY"),
+    "13/05/2024 23:59:59": ("DMY",),
+    "05/13/2024 08:00": ("MDY",),
+    "29/02/2023": (),  # no such day
+    "25/12/2023 13:00 PM": (),  # no such time
+}
+
+
+@pytest.mark.parametrize("order", ["DMY", "MDY"])
+@pytest.mark.parametrize("shown", list(NUMERIC_DATES))
+def test_numeric_dates_read_without_dateparser_as_dateparser_reads_them(order, shown):
+    """The all-numeric form is read by a regex, a thousand times faster; the rest by
+    dateparser. Where the regex reads a date, dateparser reads the same moment."""
+    from crawler.dates import _date_parser, _iso, _parse_numeric, _zone
+
+    fast = _parse_numeric(shown, order)
+    assert (fast is not None) == (order in NUMERIC_DATES[shown])
+    if fast is not None:
+        by_dateparser = _date_parser("vi", order, "Europe/Berlin").get_date_data(shown).date_obj
+        zone = _zone("Europe/Berlin")
+        assert _iso(fast, zone) == _iso(by_dateparser, zone)

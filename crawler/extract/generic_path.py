@@ -14,13 +14,13 @@ from crawler.extract.article import Article
 from crawler.extract.attachments import _attachments
 from crawler.extract.bylines import _looks_like_account, body_lines, is_account
 from crawler.extract.page import (
-    _BREADCRUMB_XPATH,
     _DATE_LINE,
     _FURNITURE_LINES,
     _HOME_LABELS,
     _RELATED_HEADINGS,
     _VIEW_COUNT_LINE,
     _breadcrumb_category,
+    _breadcrumbs,
     _generic_sapo,
     _generic_title,
     _meta,
@@ -63,7 +63,8 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
     article.published_at, article.published_raw = iso, raw
     article.date_source = source or ("metadata" if iso else None)
 
-    article.category = _breadcrumb_category(root)
+    crumbs = _breadcrumbs(root)
+    article.category = _breadcrumb_category(root, crumbs)
     if not article.category and metadata.categories:
         article.category = normalize_space(metadata.categories[0]) or None
 
@@ -71,7 +72,7 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
     links: list[tuple[str, str]] = []
     if document is not None and document.body is not None:
         walked = _Walker(ex.base, set()).walk(document.body)
-        blocks, article.posted_by = _trim_generic(walked.blocks, article, root)
+        blocks, article.posted_by = _trim_generic(walked.blocks, article, crumbs)
         links = walked.links
     lines = body_lines(blocks, article, None, ex.not_authors)
     sapo = _generic_sapo(root, skip)
@@ -153,14 +154,14 @@ def _bare_extraction(ex: Extraction, root: etree._Element, fast: bool) -> Any:
 
 
 def _trim_generic(
-    blocks: list[_Block], article: Article, root: etree._Element
+    blocks: list[_Block], article: Article, breadcrumbs: list[etree._Element]
 ) -> tuple[list[_Block], str | None]:
     """Drop page furniture that trafilatura keeps: breadcrumb, title, date, related list.
 
     Also returns the CMS account line found under the body, if any (the generic posted_by).
     """
     crumbs = set()
-    for crumb in compiled_xpath(_BREADCRUMB_XPATH)(root)[:3]:
+    for crumb in breadcrumbs:
         crumbs.update(normalize_space(t).casefold() for t in crumb.itertext())
     crumbs.discard("")
     out: list[_Block] = []
@@ -193,10 +194,16 @@ def _trim_generic(
     return out, posted_by
 
 
+_PROBE_TAGS = frozenset(
+    {"p", "div", "td", "li", "span", "strong", "font", "h2", "h3", "blockquote"}
+)
 _PROBE_XPATH = (
     "//body//*[self::p or self::div or self::td or self::li or self::span or self::strong or "
     "self::font or self::h2 or self::h3 or self::blockquote][contains(normalize-space(.), $probe)]"
 )
+#: Text nodes holding the probe whole: the usual case, found without reading any element's
+#: whole text (which :data:`_PROBE_XPATH` does for every element of the page).
+_PROBE_TEXT_XPATH = "//body//text()[contains(normalize-space(.), $probe)]"
 
 
 def _locate_container(root: etree._Element, lines: list[str]) -> etree._Element | None:
@@ -206,9 +213,9 @@ def _locate_container(root: etree._Element, lines: list[str]) -> etree._Element 
     anchors = []
     for candidates in (long_lines[:5], long_lines[::-1][:5]):
         for line in candidates:
-            found = compiled_xpath(_PROBE_XPATH)(root, probe=line[:30])
-            if found:
-                anchors.append(min(found, key=lambda el: len(el.text_content())))
+            anchor = _printing_element(root, line[:30])
+            if anchor is not None:
+                anchors.append(anchor)
                 break
     if not anchors:
         return None
@@ -216,6 +223,32 @@ def _locate_container(root: etree._Element, lines: list[str]) -> etree._Element 
     if container is not None and len(anchors) == 1 and container.getparent() is not None:
         container = container.getparent()
     return container
+
+
+def _printing_element(root: etree._Element, probe: str) -> etree._Element | None:
+    """The smallest element of :data:`_PROBE_TAGS` whose text holds ``probe`` (the outer one
+    of equal texts, as it comes first in the document)."""
+    found = []
+    for node in compiled_xpath(_PROBE_TEXT_XPATH)(root, probe=probe):
+        el = node.getparent()
+        if node.is_tail:
+            el = el.getparent()
+        while el is not None and el.tag not in _PROBE_TAGS:
+            el = el.getparent()
+        if el is None or el.tag == "body":
+            continue
+        length = len(el.text_content())
+        parent = el.getparent()
+        while parent is not None and parent.tag in _PROBE_TAGS:
+            if len(parent.text_content()) != length:
+                break
+            el, parent = parent, parent.getparent()
+        found.append((length, el))
+    if not found:  # the probe runs across elements ("<b>HÀ NỘI</b> - Sáng ..."): read them all
+        found = [
+            (len(el.text_content()), el) for el in compiled_xpath(_PROBE_XPATH)(root, probe=probe)
+        ]
+    return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
 @lru_cache(maxsize=1)

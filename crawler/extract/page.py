@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lxml import etree
 
 from crawler.dates import normalize_space, parse_published
-from crawler.extract.parsing import _attr_url, _fold, _text_of, compiled_xpath
+from crawler.extract.parsing import _attr_url, _fold, _is_within, _text_of, compiled_xpath
 from crawler.urls import canonical_url
 
 if TYPE_CHECKING:
@@ -63,11 +63,9 @@ _SAPO_XPATH = (
     "contains(concat(' ',normalize-space(@class),' '),' summary ') or contains(concat(' ',"
     "normalize-space(@class),' '),' chapeau ')]"
 )
-_TITLE_CANDIDATES_XPATH = (
-    "//body//*[self::h1 or self::h2 or self::h3 or self::h4 or self::div or self::p or "
-    "self::span or self::strong or self::td or self::a][string-length(normalize-space(.)) >= 8 "
-    "and string-length(normalize-space(.)) <= $limit]"
-)
+_TITLE_TAGS = frozenset({"h1", "h2", "h3", "h4", "div", "p", "span", "strong", "td", "a"})
+#: Text nodes of the body holding a word: where an element printing the title must start.
+_BODY_TEXT_WITH_WORD = "//body//text()[contains(., $word)]"
 
 
 def _canonical(root: etree._Element, url: str, profile: Profile | None = None) -> str:
@@ -120,10 +118,11 @@ def _generic_title(
     page_title = _page_title(root)
     if page_title:
         best, best_el = "", None
-        # string-length counts raw characters; _text_of may shorten them (NBSP runs, NFC).
-        for el in compiled_xpath(_TITLE_CANDIDATES_XPATH)(root, limit=2 * len(page_title)):
-            text = _text_of(el)
-            if len(text) > len(best) and page_title.startswith(text):
+        for el, text in _title_candidates(root, page_title):
+            longer = len(text) > len(best)
+            # equal texts: the outer element, as it comes first in the document
+            outer = len(text) == len(best) and best_el is not None and _is_within(best_el, el)
+            if (longer or outer) and page_title.startswith(text):
                 rest = page_title[len(text) :]
                 if not rest or rest.startswith(_TITLE_SEPARATORS):
                     best, best_el = text, el
@@ -137,6 +136,41 @@ def _generic_title(
             if separator in page_title:
                 return page_title.split(separator)[0].strip(), None
     return page_title or None, None
+
+
+def _title_candidates(
+    root: etree._Element, page_title: str
+) -> Iterator[tuple[etree._Element, str]]:
+    """Elements of the body (of :data:`_TITLE_TAGS`) short enough to print the title, with
+    their text: the ones holding the title's first word, found from the text nodes that hold
+    it up through their ancestors, so that no element's whole text is ever read twice (reading
+    it for every element of the page cost more than the rest of the title search)."""
+    word = page_title.split(" ", 1)[0]
+    limit = 2 * len(page_title)
+    seen: set[etree._Element] = set()
+    for node in compiled_xpath(_BODY_TEXT_WITH_WORD)(root, word=word):
+        el = node.getparent()
+        if node.is_tail:
+            el = el.getparent()
+        while el is not None and el.tag != "body" and el not in seen:
+            seen.add(el)
+            if _longer_than(el, limit):
+                break  # so are its ancestors
+            if el.tag in _TITLE_TAGS:
+                text = _text_of(el)
+                if len(text) >= 8:
+                    yield el, text
+            el = el.getparent()
+
+
+def _longer_than(el: etree._Element, limit: int) -> bool:
+    """Whether ``el``'s text, spaces folded, is longer than ``limit``; stops reading there."""
+    length = 0
+    for text in el.itertext():
+        length += len(" ".join(text.split())) + 1
+        if length > limit + 1:
+            return True
+    return False
 
 
 def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str | None, str | None]:
@@ -155,8 +189,15 @@ def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str |
     return None, None
 
 
-def _breadcrumb_category(root: etree._Element) -> str | None:
-    for crumb in compiled_xpath(_BREADCRUMB_XPATH)(root)[:3]:
+def _breadcrumbs(root: etree._Element) -> list[etree._Element]:
+    """The page's first breadcrumb elements (a class or id naming them)."""
+    return compiled_xpath(_BREADCRUMB_XPATH)(root)[:3]
+
+
+def _breadcrumb_category(
+    root: etree._Element, crumbs: list[etree._Element] | None = None
+) -> str | None:
+    for crumb in _breadcrumbs(root) if crumbs is None else crumbs:
         items = [normalize_space(t) for t in crumb.itertext()]
         items = [
             t for t in items if t and t.casefold() not in _HOME_LABELS and t not in (">", "»", "/")

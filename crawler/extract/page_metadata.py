@@ -4,7 +4,8 @@ only when the generic path's own rules found nothing.
 ``bare_extraction(with_metadata=True)`` reads every field on every page, which costs about a
 third of its time (the author search alone walks the whole tree with two dozen XPaths); the
 generic path needs each field only as a fallback. Each property below gives what
-``trafilatura.metadata.extract_metadata`` would have given for that field, on first use.
+``trafilatura.metadata.extract_metadata`` would have given for that field, on first use, except
+the author, which is found by one cheaper search for the same marks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,21 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from lxml import etree
+
+from crawler.dates import normalize_space
+from crawler.extract.parsing import compiled_xpath
+
+#: Elements a template marks as the byline, outside comments and sidebars: what trafilatura's
+#: ``extract_author`` looks for, found in one pass. Its own search copies the whole tree to
+#: prune it, then runs regular-expression XPaths over every element, which cost the generic
+#: path 5 ms a page, most of it on portals whose marked byline is only the CMS account.
+_MARKED_BYLINE_XPATH = (
+    "//body//*[@rel='author' or contains(@itemprop,'author') or contains(@class,'author') or "
+    "contains(@class,'Author') or contains(@class,'byline') or contains(@class,'Byline') or "
+    "contains(@id,'author') or contains(@id,'Author') or self::author]"
+    "[not(ancestor-or-self::*[contains(@class,'comment') or contains(@id,'comment') or "
+    "contains(@class,'sidebar') or self::time or self::figure])]"
+)
 
 
 @lru_cache(maxsize=1)
@@ -51,9 +67,17 @@ class PageMetadata:
 
     @cached_property
     def author(self) -> str | None:
-        from trafilatura import metadata
+        """The declared author, else the text of the first element the template marks as the
+        byline (see :data:`_MARKED_BYLINE_XPATH`), cleaned by trafilatura's author rules."""
+        from trafilatura.metadata import normalize_authors
 
-        return self._declared.author or metadata.extract_author(self.root)
+        if self._declared.author:
+            return self._declared.author
+        for el in compiled_xpath(_MARKED_BYLINE_XPATH)(self.root):
+            content = normalize_space(" ".join(el.itertext()))
+            if 2 < len(content) < 120:
+                return normalize_authors(None, content)
+        return None
 
     @cached_property
     def date(self) -> str | None:
