@@ -17,6 +17,8 @@ import errno
 import os
 import shutil
 import sqlite3
+import tempfile
+import time
 from pathlib import Path
 
 from archive.store import SCHEMA_VERSION
@@ -95,20 +97,40 @@ def check_data_dir(data_dir: Path, min_free_mb: float) -> None:
 
 
 def _probe(directory: Path) -> None:
-    """Write, flush and remove a small file: proves the directory writable and not full."""
-    probe = directory / f".govarchive-write-test-{os.getpid()}"
+    """Write, flush and remove a small file: proves the directory writable and not full.
+
+    The file gets a fresh unique name: a crawl killed during this check leaves its file behind,
+    and a name that could repeat (a reused pid) would then make a healthy directory look
+    unwritable. Such leftovers are removed here once they are an hour old.
+    """
     try:
-        with open(probe, "xb") as handle:
-            handle.write(b"\0" * _PROBE_BYTES)
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle, name = tempfile.mkstemp(prefix=_PROBE_PREFIX, dir=directory)
+    except OSError as exc:
+        raise BadInput(f"{directory}: not writable: {_why(exc)}") from None
+    probe = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(b"\0" * _PROBE_BYTES)
+            stream.flush()
+            os.fsync(stream.fileno())
     except OSError as exc:
         raise BadInput(f"{directory}: not writable: {_why(exc)}") from None
     finally:
+        probe.unlink(missing_ok=True)
+    _remove_stale_probes(directory)
+
+
+_PROBE_PREFIX = ".govarchive-write-test-"
+
+
+def _remove_stale_probes(directory: Path, older_than_s: float = 3600) -> None:
+    cutoff = time.time() - older_than_s
+    for leftover in directory.glob(f"{_PROBE_PREFIX}*"):
         try:
-            probe.unlink()
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
         except OSError:
-            pass
+            pass  # another crawl's, or already gone
 
 
 def _why(exc: OSError) -> str:

@@ -21,7 +21,6 @@ import argparse
 import json
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -130,72 +129,44 @@ def fleet(work: Path, portals: int, articles: int, say) -> dict:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def workers(work: Path, source: Path, say) -> dict:
     import redis
 
-    port = _free_port()
-    redis_proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(work),
-        ],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-    )
+    from tests.servers import redis_server
+
     replica, url = _serve(source, "127.0.0.1")
     results = {}
     try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        data = work / "disk"
-        wall = _timed([_govarchive(), "crawl", "sotttt", "--data", str(data), "--base-url", url,
-                       *_settings(FAST)], work / "disk.log")  # fmt: skip
-        results["workers_disk_frontier_s"] = round(wall, 1)
-        results["workers_articles_single"] = _articles(data)
-        say(f"  disk frontier, one process: {wall:.1f}s, {_articles(data)} articles")
-        for count, db in ((1, 1), (2, 2)):
-            client.flushall()
-            redis_url = f"redis://127.0.0.1:{port}/{db}"
-            procs = []
-            started = time.perf_counter()
-            for n in range(count):
-                wdata = work / f"redis{count}-w{n}"
-                cmd = [_govarchive(), "crawl", "sotttt", "--redis", redis_url, "--data",
-                       str(wdata), "--base-url", url, *_settings(FAST)]  # fmt: skip
-                log = open(work / f"redis{count}-w{n}.log", "w")  # noqa: SIM115
-                procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
-            for proc, log in procs:
-                proc.wait()
-                log.close()
-            wall = time.perf_counter() - started
-            got = [_articles(work / f"redis{count}-w{n}") for n in range(count)]
-            results[f"workers_redis_{count}_s"] = round(wall, 1)
-            results[f"workers_redis_{count}_articles"] = got
-            say(f"  scrapy-redis, {count} worker(s): {wall:.1f}s, articles per worker {got}")
+        with redis_server(work) as base_url:
+            client = redis.Redis.from_url(base_url)
+            data = work / "disk"
+            wall = _timed([_govarchive(), "crawl", "sotttt", "--data", str(data), "--base-url", url,
+                           *_settings(FAST)], work / "disk.log")  # fmt: skip
+            results["workers_disk_frontier_s"] = round(wall, 1)
+            results["workers_articles_single"] = _articles(data)
+            say(f"  disk frontier, one process: {wall:.1f}s, {_articles(data)} articles")
+            for count, db in ((1, 1), (2, 2)):
+                client.flushall()
+                redis_url = f"{base_url}/{db}"
+                procs = []
+                started = time.perf_counter()
+                for n in range(count):
+                    wdata = work / f"redis{count}-w{n}"
+                    cmd = [_govarchive(), "crawl", "sotttt", "--redis", redis_url, "--data",
+                           str(wdata), "--base-url", url, *_settings(FAST)]  # fmt: skip
+                    log = open(work / f"redis{count}-w{n}.log", "w")  # noqa: SIM115
+                    procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+                for proc, log in procs:
+                    proc.wait()
+                    log.close()
+                wall = time.perf_counter() - started
+                got = [_articles(work / f"redis{count}-w{n}") for n in range(count)]
+                results[f"workers_redis_{count}_s"] = round(wall, 1)
+                results[f"workers_redis_{count}_articles"] = got
+                say(f"  scrapy-redis, {count} worker(s): {wall:.1f}s, articles per worker {got}")
     finally:
         replica.terminate()
         replica.wait()
-        redis_proc.terminate()
-        redis_proc.wait()
     results["workers_2_vs_1"] = round(results["workers_redis_2_s"] / results["workers_redis_1_s"],
                                       3)  # fmt: skip
     results["workers_redis_1_vs_disk"] = round(

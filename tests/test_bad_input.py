@@ -248,3 +248,23 @@ def test_serving_a_damaged_database_is_refused_in_one_line(archive):
     result = govarchive("serve", "--data", str(archive), "--port", "9")
     refuses(result, f"{archive / 'archive.db'}: ")
     assert snapshot(archive) == before
+
+
+def test_write_check_leftovers_of_a_killed_crawl_do_not_block_the_next(tmp_path):
+    """A crawl killed while it checked that --data is writable leaves its small test file; the
+    next crawl's check still passes, and removes leftovers older than an hour."""
+    from crawler.preflight import check_data_dir
+
+    data = tmp_path / "data"
+    data.mkdir()
+    fresh = data / f".govarchive-write-test-{os.getpid()}"  # a name an earlier scheme reused
+    stale = data / ".govarchive-write-test-12345"
+    for leftover in (fresh, stale):
+        leftover.write_bytes(b"\0" * 16)
+    two_hours_ago = os.stat(stale).st_mtime - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    check_data_dir(data, min_free_mb=0)
+
+    assert fresh.exists() and not stale.exists()
+    assert sorted(p.name for p in data.iterdir()) == [fresh.name]

@@ -1,12 +1,13 @@
 """The `govarchive` commands, run as a user runs them."""
 
 import json
-import socket
 import sqlite3
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.servers import free_port
 
 from .conftest import BIN, FAST, govarchive
 
@@ -80,12 +81,6 @@ def test_scrapy_crawl_works_from_the_repository_root(replica, tmp_path):
         # At most three article pages fetched (some links of the replica answer 404).
         assert 1 <= db.execute("select count(*) from articles").fetchone()[0] <= 3
         assert db.execute("select portal, mode from crawls").fetchall() == [("sotttt", "limited")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_opens_the_archive_in_datasette_and_search_folds_diacritics(crawled):

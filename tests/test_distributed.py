@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -15,46 +13,14 @@ import pytest
 import redis
 
 from tests.conftest import BIN, FAST, govarchive
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.servers import redis_server
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     """Debian's redis-server on a free loopback port, nothing saved to disk."""
-    server = shutil.which("redis-server")
-    assert server, "redis-server is needed (apt-get install redis-server; .ci/run does it)"
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path_factory.mktemp("redis")),
-        ],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 def _worker(url: str, replica_url: str, data: Path, worker_id: str, *extra: str):

@@ -16,7 +16,6 @@ import html
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import pytest
 
 from archive.warc import read_record
 from tests.conftest import Crawl, govarchive
+from tests.servers import free_port
 
 TOOLS = ("pywb==2.10.0", "wacz==0.6.0")
 CACHE = Path(os.environ.get("GOVARCHIVE_TEST_CACHE", Path.home() / ".cache" / "govarchive-test"))
@@ -105,12 +105,6 @@ def test_the_wacz_validator_accepts_the_export(tools: Path, exported: Path, tmp_
     assert "Validation failed, the passed WACZ is invalid" in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def pywb_over(wacz: Path, root: Path, tools: Path) -> Iterator[str]:
     """pywb serving the WACZ's WARCs through the WACZ's own index, as collection `coll`.
@@ -122,7 +116,7 @@ def pywb_over(wacz: Path, root: Path, tools: Path) -> Iterator[str]:
     with zipfile.ZipFile(wacz) as package:
         members = [n for n in package.namelist() if n.startswith(("archive/", "indexes/"))]
         package.extractall(collection, members)
-    port = _free_port()
+    port = free_port()
     log = open(root / "pywb.log", "wb")
     server = subprocess.Popen(
         [str(tools / "wayback"), "--bind", "127.0.0.1", "--port", str(port)],

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,6 +25,7 @@ from datasette.utils import tilde_encode
 from archive.article_page import capture_path
 from archive.store import Archive
 from archive.warc import HttpExchange, WarcWriter
+from tests.servers import free_port
 
 from .conftest import BIN
 
@@ -85,12 +85,6 @@ def archive(tmp_path_factory) -> Path:
     with Archive(data / "archive.db") as db:
         db.save_articles([article])
     return data
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:
