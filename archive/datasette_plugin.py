@@ -8,14 +8,15 @@ that very capture (file, offset and digest are their own columns), so a research
 row against the page as it was served. The replay address comes from the plugin configuration
 in the metadata, ``plugins: {govarchive: {replay_url: ...}}`` (``govarchive serve
 --replay-url``), a template such as ``http://127.0.0.1:8080/coll/{timestamp}/{url}`` for a local
-pywb; without it the cell stays the plain record id.
+pywb; without it the cell stays the plain record id. The links are built by archive.replay.
 
 Pages for people (templates in archive/web/templates): the article page (``articles`` row page),
 search results with highlighted snippets, the timeline on the database page; the
 ``/-/govarchive/capture/`` route serving an archived page sandboxed (archive.capture_view),
 a ``.jsonl`` output renderer (archive.export) and a facet by year (archive.facets). On the
 ``articles`` table page the body text and the WARC pointer columns are left out unless the
-request names its columns (``_col``/``_nocol``).
+request names its columns (``_col``/``_nocol``). What the pages show beyond Datasette's own
+context is gathered by archive.page_context; this module holds the hooks.
 
 Registered through the ``datasette`` entry point ``govarchive`` in pyproject.toml.
 """
@@ -25,19 +26,19 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
-from datasette.utils import escape_fts, tilde_encode
+from datasette.utils import escape_fts
 from markupsafe import Markup
 
-from archive import article_page, search
+from archive import search
 from archive.capture_view import capture_view
 from archive.export import render_jsonl
 from archive.facets import YearFacet
-from archive.snippets import highlight, snippet
+from archive.page_context import _article, _results, _timeline
+from archive.replay import PLUGIN_NAME, replay_link, with_replay_url
 from archive.textfold import fold, fold_sql
 
 __all__ = [
@@ -57,7 +58,6 @@ __all__ = [
     "with_replay_url",
 ]
 
-PLUGIN_NAME = "govarchive"
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -175,40 +175,6 @@ _CAPTURE_COLUMNS = {
     "articles": (("fetched_url", "url"), "crawled_at"),
     "fetches": (("url",), "fetched_at"),
 }
-# Characters left as they are in the archived URL: what a URL may carry in a path or query.
-# Anything else (spaces, quotes, "<", "#", non-ASCII) is percent-encoded.
-_URL_SAFE = "/:?&=%+,;@!$'()*~[]-._"
-
-
-def _timestamp(moment: str) -> str | None:
-    """``2024-04-05T06:16:00+07:00`` → ``20240404231600`` (UTC, as replay tools index it)."""
-    try:
-        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y%m%d%H%M%S")
-
-
-def replay_link(template: str, url: str, captured_at: str) -> str | None:
-    """The replay address of the capture of ``url`` at ``captured_at`` (ISO 8601).
-
-    ``template`` holds ``{timestamp}`` and ``{url}``, or is a collection base to which
-    ``/{timestamp}/{url}`` is appended. Only http(s) templates give a link: anything else
-    (``javascript:``…) would be a script in a researcher's browser. None when no link can
-    be made.
-    """
-    if not template.lower().startswith(("http://", "https://")):
-        return None
-    timestamp = _timestamp(captured_at)
-    if not timestamp or not url:
-        return None
-    if "{url}" not in template:
-        template = template.rstrip("/") + "/{timestamp}/{url}"
-    quoted = quote(url, safe=_URL_SAFE)
-    # Plain replacement, not str.format: a template is configuration, not code.
-    return template.replace("{timestamp}", timestamp).replace("{url}", quoted)
 
 
 def _cell(row: Any, column: str) -> Any:
@@ -240,21 +206,6 @@ def render_cell(
     )
 
 
-def with_replay_url(metadata: dict[str, Any], replay_url: str | None) -> dict[str, Any]:
-    """``metadata`` plus the plugin configuration that turns record ids into replay links.
-
-    Raises ValueError for a replay URL that is not http(s), so a typo is reported when the
-    server starts rather than silently giving no links.
-    """
-    if not replay_url:
-        return metadata
-    if not replay_url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"replay URL {replay_url!r}: expected an http:// or https:// address")
-    plugins = dict(metadata.get("plugins") or {})
-    plugins[PLUGIN_NAME] = {**plugins.get(PLUGIN_NAME, {}), "replay_url": replay_url}
-    return {**metadata, "plugins": plugins}
-
-
 # -- pages for people -------------------------------------------------------------------------
 
 
@@ -271,124 +222,6 @@ def register_output_renderer() -> dict[str, Any]:
 @hookimpl
 def register_facet_classes() -> list[type]:
     return [YearFacet]
-
-
-def _replay_template(datasette: Any, database: str) -> str | None:
-    config = datasette.plugin_config(PLUGIN_NAME, database=database, table="articles") or {}
-    template = config.get("replay_url")
-    return template if isinstance(template, str) and template else None
-
-
-async def _article(datasette: Any, database: str, row: Any) -> dict[str, Any]:
-    """What the article page shows beyond the row's own columns."""
-    db = datasette.get_database(database)
-    extras = await article_page.article_extras(db, row["url"])
-    template = _replay_template(datasette, database)
-    replay = None
-    if template:
-        replay = replay_link(template, row["fetched_url"] or row["url"], row["crawled_at"] or "")
-    return {
-        **extras,
-        "published_local": article_page.local_date(row["published_at"]),
-        "paragraphs": article_page.paragraphs(row["text"], row["sapo"]),
-        "citation": article_page.citation(row),
-        "replay_url": replay,
-        "capture_url": (
-            datasette.urls.path(article_page.capture_path(database, row["url"]))
-            if row["warc_filename"]
-            else None
-        ),
-        "version_capture_url": lambda number: datasette.urls.path(
-            article_page.capture_path(database, row["url"], number)
-        ),
-    }
-
-
-async def _results(datasette: Any, database: str, rows: list[Any], query: str) -> list[dict]:
-    """The page of search results, each with its title and a snippet of its text highlighted.
-
-    Only the rows shown (a page of 20) are read again for their text: a snippet is never
-    computed for a match that is not on the screen.
-    """
-    urls = [row["url"] for row in rows]
-    if not urls:
-        return []
-    db = datasette.get_database(database)
-    stored = await db.execute(
-        "select url, text, fetched_url, crawled_at, warc_filename from articles"
-        f" where url in ({', '.join('?' * len(urls))})",
-        urls,
-    )
-    stored_by_url = {row["url"]: row for row in stored.rows}
-    template = _replay_template(datasette, database)
-    results = []
-    for row in rows:
-        full = stored_by_url.get(row["url"])
-        keys = row.keys()
-        published_at = row["published_at"] if "published_at" in keys else None
-        results.append(
-            {
-                "href": datasette.urls.row(database, "articles", tilde_encode(row["url"])),
-                "title": highlight(
-                    (row["title"] if "title" in keys else None) or row["url"], query
-                ),
-                "published_at": published_at,
-                "published_local": article_page.local_date(published_at),
-                "portal": row["portal"] if "portal" in keys else None,
-                "category": row["category"] if "category" in keys else None,
-                "snippet": snippet(full["text"] if full else None, query),
-                "archived": _archived_link(datasette, database, template, full),
-            }
-        )
-    return results
-
-
-def _archived_link(
-    datasette: Any, database: str, template: str | None, row: Any
-) -> tuple[str, str] | None:
-    """``(href, title)`` of the archived page: its replay when configured, else our capture."""
-    if row is None:
-        return None
-    fetched = row["fetched_url"] or row["url"]
-    if template:
-        href = replay_link(template, fetched, row["crawled_at"] or "")
-        if href:
-            return href, f"Replay this capture of {fetched}"
-    if row["warc_filename"]:
-        path = datasette.urls.path(article_page.capture_path(database, row["url"]))
-        return path, f"The archived page as served, sandboxed ({fetched})"
-    return None
-
-
-async def _timeline(datasette: Any, database: str) -> dict[str, Any]:
-    """The timeline dashboard's charts with their data, for the database page.
-
-    The data is computed here rather than fetched by the browser: on a million articles the
-    grouping takes longer than Datasette's time limit for a query, and a served archive that
-    is immutable never changes, so each chart's rows are computed once and kept.
-    """
-    dashboards = datasette.plugin_config("datasette-dashboards") or {}
-    charts = (dashboards.get("timeline") or {}).get("charts") or {}
-    db = datasette.get_database(database)
-    cache = datasette.__dict__.setdefault("_govarchive_timeline", {})
-    drawn = {}
-    for slug, chart in charts.items():
-        if chart.get("db") != database or chart.get("library") != "vega-lite":
-            continue
-        key = (database, slug)
-        rows = cache.get(key)
-        if rows is None:
-            sql = chart["query"]
-            try:
-                rows = await db.execute_fn(
-                    lambda conn, sql=sql: [dict(row) for row in conn.execute(sql).fetchall()]
-                )
-            except sqlite3.Error:  # e.g. an archive from before the table existed
-                rows = []
-            if not db.is_mutable:
-                cache[key] = rows
-        drawn[slug] = {"title": chart.get("title"), "display": chart["display"], "rows": rows}
-    return drawn
 
 
 @hookimpl

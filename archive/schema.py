@@ -1,5 +1,6 @@
 """The archive's SQLite schema: tables, columns and their order, and which columns are content
-and which are provenance. Kept apart from :mod:`archive.store`, which writes and reads rows.
+and which are provenance. Kept apart from :mod:`archive.store` and its mixins, which write and
+read rows.
 """
 
 from __future__ import annotations

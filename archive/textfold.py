@@ -2,7 +2,7 @@
 
 FTS5's ``unicode61 remove_diacritics 2`` tokenizer strips stacked Vietnamese marks but never maps
 đ → d, so "dang uy" would not find "Đảng ủy". We therefore index and query *folded* text: the
-same function runs when articles are written (store.py), when a search arrives (the Datasette
+same function runs when articles are written (articles.py), when a search arrives (the Datasette
 plugin) and in SQL (``fold()`` registered on connections), so both sides always agree.
 """
 

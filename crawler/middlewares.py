@@ -35,8 +35,9 @@ from archive.warc import (
 )
 from crawler import signals as govarchive_signals
 from crawler.fatal import crawl_failure, describe, stop_crawl
+from crawler.fetch_policy import FetchPolicy
 from crawler.listings import PROBE
-from crawler.robustness import FetchPolicy, is_listing_request
+from crawler.robustness import is_listing_request
 from crawler.settings_util import data_dir_from_settings, software_versions
 
 if TYPE_CHECKING:

@@ -67,7 +67,7 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
-# -- robustness (see crawler/robustness.py) ---------------------------------------------------
+# -- robustness (crawler/robustness.py; its decisions: crawler/fetch_policy.py) ---------------
 # Bounds the whole download, body included: a page that drips forever is cut off too.
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from crawler.extract import decode_html, extract_article
+from crawler.fetch_policy import body_problem
 from crawler.profiles import load_profile
 from crawler.replica import DEMO_REPLICA
-from crawler.robustness import body_problem
 from crawler.urls import canonical_url, strip_session_ids
 
 from .hostile import PDF_BODY, PNG_BODY, to_windows_1258
