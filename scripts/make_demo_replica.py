@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.replica import (  # noqa: E402 (the script runs from a checkout)
+from crawler.replica_site import (  # noqa: E402 (the script runs from a checkout)
     ARTICLE_PATH,
     DEMO_REPLICA,
     POPUP_MARKER,
