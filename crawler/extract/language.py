@@ -9,8 +9,10 @@ from lxml import etree
 if TYPE_CHECKING:
     from crawler.profiles import Profile
 
+#: Letters only Vietnamese writes: not the à, é, ô, ñ... that French, Spanish, Portuguese or
+#: Italian text is full of (counting those read every French page as Vietnamese).
 _VIETNAMESE_LETTERS = frozenset(
-    "ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ"
+    "ăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"
 )
 
 
