@@ -20,7 +20,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
-from crawler.discovery import classify_links
+from crawler.discovery import classify_links, lists_in_content
 from crawler.discovery import section_url as section_of
 from crawler.extract import not_an_article
 from crawler.extract.markers import LISTING, OTHER, page_kind
@@ -171,7 +171,9 @@ class PortalSpider(DiscoveryMixin, scrapy.Spider):
                                self.profile, self.urls)  # fmt: skip
         if not as_section:
             pass
-        elif links.is_listing:
+        elif links.is_listing and (
+            links.pagers or lists_in_content(response, self.profile, self.urls)
+        ):
             yield self._section_seen(response, section, links, depth)
         elif known_section and self._is_entry(response):
             yield SectionVanished(section, "no longer lists articles", now_iso())
