@@ -119,7 +119,7 @@ class Profile:
         if not match or self.is_excluded(url):
             return None
         # A pattern of several shapes names its alternatives' ids id, id2... (crawler.generic).
-        ids = [value for name, value in match.groupdict().items() if name.startswith("id") and value]
+        ids = [v for name, v in match.groupdict().items() if name.startswith("id") and v]
         return ids[0] if ids else match.group(0)
 
     def is_listing(self, url: str) -> bool:

@@ -11,9 +11,7 @@ if TYPE_CHECKING:
 
 #: Letters only Vietnamese writes: not the à, é, ô, ñ... that French, Spanish, Portuguese or
 #: Italian text is full of (counting those read every French page as Vietnamese).
-_VIETNAMESE_LETTERS = frozenset(
-    "ăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"
-)
+_VIETNAMESE_LETTERS = frozenset("ăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 
 
 def _language(root: etree._Element, text: str, profile: Profile | None) -> str | None:
