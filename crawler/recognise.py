@@ -25,9 +25,61 @@ from crawler.profiles import Profile, ProfileError, profile_from_tables, recogni
 USER_AGENT = "govarchive (+https://github.com/govarchive/govarchive) probe"
 FETCH_TIMEOUT = 30
 
-#: Country-code domains of countries on one time zone: a government portal's dates are in the
-#: country's local time. Anything else falls back to UTC (and says it guessed).
+#: Country-code domains and the time zone a government portal there dates its news in: the
+#: country's own where it has one, the capital's where it has several (a ministry publishes
+#: from the capital). Anything else falls back to UTC (and says it guessed).
 COUNTRY_ZONES = {
+    # Several zones: the capital's. ".gov" and ".mil" are the US federal government's.
+    "gov": "America/New_York",
+    "mil": "America/New_York",
+    "us": "America/New_York",
+    "ca": "America/Toronto",
+    "au": "Australia/Sydney",
+    "br": "America/Sao_Paulo",
+    "mx": "America/Mexico_City",
+    "id": "Asia/Jakarta",
+    "ru": "Europe/Moscow",
+    "kz": "Asia/Almaty",
+    # One zone.
+    "lu": "Europe/Luxembourg",
+    "sk": "Europe/Bratislava",
+    "si": "Europe/Ljubljana",
+    "hr": "Europe/Zagreb",
+    "bg": "Europe/Sofia",
+    "rs": "Europe/Belgrade",
+    "is": "Atlantic/Reykjavik",
+    "mt": "Europe/Malta",
+    "cy": "Asia/Nicosia",
+    "ma": "Africa/Casablanca",
+    "dz": "Africa/Algiers",
+    "tn": "Africa/Tunis",
+    "sn": "Africa/Dakar",
+    "ci": "Africa/Abidjan",
+    "gh": "Africa/Accra",
+    "et": "Africa/Addis_Ababa",
+    "tz": "Africa/Dar_es_Salaam",
+    "ug": "Africa/Kampala",
+    "rw": "Africa/Kigali",
+    "ae": "Asia/Dubai",
+    "sa": "Asia/Riyadh",
+    "qa": "Asia/Qatar",
+    "jo": "Asia/Amman",
+    "lb": "Asia/Beirut",
+    "pk": "Asia/Karachi",
+    "bd": "Asia/Dhaka",
+    "lk": "Asia/Colombo",
+    "np": "Asia/Kathmandu",
+    "mm": "Asia/Yangon",
+    "uy": "America/Montevideo",
+    "py": "America/Asuncion",
+    "bo": "America/La_Paz",
+    "ve": "America/Caracas",
+    "cr": "America/Costa_Rica",
+    "gt": "America/Guatemala",
+    "sv": "America/El_Salvador",
+    "hn": "America/Tegucigalpa",
+    "pa": "America/Panama",
+    "do": "America/Santo_Domingo",
     "vn": "Asia/Ho_Chi_Minh",
     "th": "Asia/Bangkok",
     "kh": "Asia/Phnom_Penh",
@@ -164,8 +216,17 @@ def page_language(html: str, host: str) -> str:
     )
 
 
+def date_order(html: str, host: str, language: str) -> str | None:
+    """"MDY" for a portal in US English (``lang="en-US"``, or English on ``.gov``/``.us``), whose
+    03/05/2024 is March 5; None leaves the day first, as nearly everyone else writes it."""
+    match = re.search(r"<html\b[^>]*?\blang\s*=\s*[\"']?en[-_]US\b", html[:20000], re.I)
+    if match or (language == "en" and host.rsplit(".", 1)[-1].lower() in ("gov", "us", "mil")):
+        return "MDY"
+    return None
+
+
 def guessed_timezone(host: str) -> str:
-    """The host's country's time zone (one-zone countries), else UTC."""
+    """The host's country's time zone (its capital's where it has several), else UTC."""
     return COUNTRY_ZONES.get(host.rsplit(".", 1)[-1].lower(), "UTC")
 
 
@@ -175,16 +236,21 @@ def portal_tables(page_url: str, html: str) -> dict:
     parts = urlsplit(page_url)
     host = parts.hostname or ""
     start = parts.path or "/"
-    return {
+    language = page_language(html, host)
+    tables = {
         "portal": {
             "name": host,
             "title": _page_title(html),
             "base_url": f"{parts.scheme}://{parts.netloc}",
-            "language": page_language(html, host),
+            "language": language,
             "timezone": guessed_timezone(host),
             "start_paths": [start + (f"?{parts.query}" if parts.query else "")],
         }
     }
+    order = date_order(html, host, language)
+    if order:
+        tables["dates"] = {"order": order}
+    return tables
 
 
 def profile_for_url(url: str, base_url: str | None = None, generic: bool = False) -> Profile:
