@@ -217,8 +217,8 @@ def page_language(html: str, host: str) -> str:
 
 
 def date_order(html: str, host: str, language: str) -> str | None:
-    """"MDY" for a portal in US English (``lang="en-US"``, or English on ``.gov``/``.us``), whose
-    03/05/2024 is March 5; None leaves the day first, as nearly everyone else writes it."""
+    """The date order of a portal in US English (``lang="en-US"``, or English on ``.gov``/``.us``),
+    "MDY": its 03/05/2024 is March 5. None leaves the day first, as nearly everyone writes it."""
     match = re.search(r"<html\b[^>]*?\blang\s*=\s*[\"']?en[-_]US\b", html[:20000], re.I)
     if match or (language == "en" and host.rsplit(".", 1)[-1].lower() in ("gov", "us", "mil")):
         return "MDY"
