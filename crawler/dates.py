@@ -96,8 +96,40 @@ def parse_published(raw_text: str, profile: Profile | None) -> tuple[str | None,
 
     moment = _parse_with_dateparser(raw, language, order, tz_name)
     if moment is None:
+        # A label in the portal's language around the date ("Publié le", "Publicado el",
+        # "Veröffentlicht am", "Diterbitkan:"): read the date-shaped part alone, with its time
+        # if it parses, else without.
+        for span in _date_spans(raw):
+            moment = _parse_with_dateparser(span, language, order, tz_name)
+            if moment is not None:
+                break
+    if moment is None:
         return None, raw
     return _iso(moment, zone), raw
+
+
+_DAY_MONTH_YEAR = (
+    r"\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})\b|\d{4}-\d{1,2}-\d{1,2}\b"
+    # 5 mars 2024, 1er avril 2024, 5 de marzo de 2024, 5. März 2024, 05 Maret 2024
+    r"|\d{1,2}(?:er|st|nd|rd|th|º|\.)?\s+(?:de\s+)?[^\W\d_]{3,}\.?,?\s+(?:de\s+)?\d{4}\b"
+    # March 5, 2024; Mar. 5th 2024
+    r"|[^\W\d_]{3,}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+)
+_DATE_SPAN = re.compile(
+    rf"(?P<date>{_DAY_MONTH_YEAR})"
+    r"(?P<time>\s*(?:,|-|–|\||à|a las|um|at|às|pukul)?\s*\d{1,2}[:h.]\d{2}(?::\d{2})?"
+    r"(?:\s*[ap]\.?\s?m\.?)?)?",
+    re.IGNORECASE,
+)
+
+
+def _date_spans(text: str) -> list[str]:
+    """The first date-shaped part of ``text``: with the time printed after it, then alone."""
+    match = _DATE_SPAN.search(text)
+    if not match:
+        return []
+    spans = [match.group(0).strip()] if match.group("time") else []
+    return [*spans, match.group("date").strip()]
 
 
 _TIME_DIRECTIVES = re.compile(r"%[HIMSpXcT]")

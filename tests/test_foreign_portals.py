@@ -147,3 +147,36 @@ def test_french_accents_are_not_vietnamese():
     vietnamese = "Sở Thông tin và Truyền thông Hà Nội tổ chức hội nghị triển khai nhiệm vụ"
     root = html.fromstring(f'<html lang="en"><body><p>{vietnamese}</p></body></html>')
     assert _language(root, vietnamese, None) == "vi"
+
+
+@pytest.mark.parametrize(
+    ("language", "zone", "shown", "expected"),
+    [
+        ("fr", "Europe/Paris", "Publié le 05/03/2024 à 10h30", "2024-03-05T10:30:00+01:00"),
+        ("fr", "Europe/Paris", "Mis à jour le 1er avril 2024", "2024-04-01T00:00:00+02:00"),
+        ("es", "Europe/Madrid", "Publicado el 5 de marzo de 2024", "2024-03-05T00:00:00+01:00"),
+        ("de", "Europe/Berlin", "Veröffentlicht am 05.03.2024", "2024-03-05T00:00:00+01:00"),
+        ("id", "Asia/Jakarta", "Diterbitkan: 5 Maret 2024", "2024-03-05T00:00:00+07:00"),
+        ("nl", "Europe/Amsterdam", "Nieuwsbericht | 05-03-2024", "2024-03-05T00:00:00+01:00"),
+        ("en", "Europe/London", "5 March 2024 — Press release", "2024-03-05T00:00:00+00:00"),
+    ],
+)
+def test_dates_behind_labels_in_other_languages(language, zone, shown, expected):
+    from crawler.dates import parse_published
+    from crawler.profiles import profile_from_tables
+
+    tables = {
+        "portal": {"name": "x", "base_url": "https://x", "language": language, "timezone": zone},
+        "links": {"article": "/a/", "listing": "/l/"},
+    }
+    assert parse_published(shown, profile_from_tables(tables, "https://x"))[0] == expected
+
+
+def test_us_english_reads_the_month_first():
+    from crawler.recognise import date_order, guessed_timezone
+
+    assert date_order('<html lang="en-US">', "www.example.org", "en") == "MDY"
+    assert date_order('<html lang="en">', "www.city.gov", "en") == "MDY"
+    assert date_order('<html lang="en-GB">', "www.example-council.gov.uk", "en") is None
+    assert guessed_timezone("www.city.gov") == "America/New_York"
+    assert guessed_timezone("www.kemenkeu.go.id") == "Asia/Jakarta"
