@@ -87,13 +87,17 @@ _TEASER_LEVELS = 3
 _TEASER_CHARS = 600
 
 
-def infer_profile_tables(page_url: str, html: str, tables: dict) -> dict:
+def infer_profile_tables(
+    page_url: str, html: str, tables: dict, feed_items: list[str] | None = None
+) -> dict:
     """``tables`` (a ``[portal]`` table) completed with generic ``[links]`` rules inferred
-    from the links of the start page. Sections are left to discovery (crawler/discovery.py),
-    which finds them on the start page and on every page visited, within its bounds."""
+    from the links of the start page, and the items of the feed it announces (articles, and
+    dated). Sections are left to discovery (crawler/discovery.py), which finds them on the
+    start page and on every page visited, within its bounds."""
     host = urlsplit(page_url).hostname or ""
-    links = same_host_links(html, page_url, host)
-    article = article_pattern(links, dated_links(html, page_url, host))
+    items = [url for url in feed_items or () if urlsplit(url).hostname == host]
+    links = list(dict.fromkeys(same_host_links(html, page_url, host) + items))
+    article = article_pattern(links, dated_links(html, page_url, host) | set(items))
     result = dict(tables)
     result["links"] = {
         # No shape won: nothing is an article by its URL (a pattern that never matches).
@@ -125,28 +129,32 @@ def same_host_links(html: str, base: str, host: str) -> list[str]:
 
 
 def dated_links(html: str, base: str, host: str) -> set[str]:
-    """The page's same-host links printed with a date beside them (in the link or in a small
-    element holding it): how listings and "latest news" blocks show articles, and menus never
-    show pages."""
+    """The page's same-host links printed with a date beside them, in their own teaser (the
+    largest element around the link that links nowhere else): how listings and "latest news"
+    blocks show articles, and menus and buttons never show pages."""
     try:
         root = lxml_html.fromstring(html)
     except (ValueError, lxml_html.etree.ParserError):
         return set()
     found = set()
     for anchor in root.xpath("//body//a[@href]"):
+        href = anchor.get("href", "").strip()
         element = anchor
         for _ in range(_TEASER_LEVELS + 1):
-            if element is None:
-                break
             text = " ".join(element.itertext())
             if len(text) > _TEASER_CHARS:
                 break
             if element.xpath("boolean(.//time)") or _PRINTED_DATE.search(text):
-                absolute = urljoin(base, anchor.get("href", "").strip()).split("#", 1)[0]
+                absolute = urljoin(base, href).split("#", 1)[0]
                 if urlsplit(absolute).hostname == host:
                     found.add(absolute)
                 break
-            element = element.getparent()
+            parent = element.getparent()
+            if parent is None or any(
+                (a.get("href") or "").strip() != href for a in parent.iter("a") if a.get("href")
+            ):
+                break  # the parent holds other links: a list, a menu, not this link's teaser
+            element = parent
     return found
 
 
@@ -215,11 +223,17 @@ def article_pattern(links: list[str], dated: set[str] | frozenset[str] = frozens
     )
     if not ranked or len(ranked[0][1]) < MIN_ARTICLE_LINKS:
         return None
+    (kind, ext, _), _ = ranked[0]
     chosen = [ranked[0]] + [
         (key, members)
         for key, members in ranked[1:]
-        if len(members) >= MIN_ARTICLE_LINKS
-        and (key[0] in _ID_SHAPES or len(members & dated) >= MIN_ARTICLE_LINKS)
+        if (
+            len(members) >= MIN_ARTICLE_LINKS
+            and (key[0] in _ID_SHAPES or len(members & dated) >= MIN_ARTICLE_LINKS)
+        )
+        # Shaped like the articles, under another section, and printed with a date:
+        # /press-releases/slug/ beside /news/slug/ (WordPress's /%category%/%postname%/).
+        or (key[:2] == (kind, ext) and members & dated)
     ]
     alternatives = [
         _group_regex(key, members, "id" if index == 0 else f"id{index + 1}")

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from html import unescape
 from urllib.parse import urlsplit, urlunsplit
 
@@ -169,6 +170,12 @@ def fetch_page(url: str, base_url: str | None = None) -> HomePage:
     """GET a portal page (from the mirror ``base_url`` when given), decoded as extraction does."""
     from crawler.extract import decode_html
 
+    fetch_url, body = fetch_bytes(url, base_url)
+    return HomePage(url, fetch_url, decode_html(body))
+
+
+def fetch_bytes(url: str, base_url: str | None = None) -> tuple[str, bytes]:
+    """GET a portal URL (from the mirror ``base_url`` when given): the URL fetched, the body."""
     fetch_url = url
     if base_url:
         parts, mirror = urlsplit(url), urlsplit(base_url.rstrip("/"))
@@ -187,7 +194,35 @@ def fetch_page(url: str, base_url: str | None = None) -> HomePage:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UnreachablePortal(f"{fetch_url}: cannot fetch: {reason}") from None
-    return HomePage(url, fetch_url, decode_html(body))
+    return fetch_url, body
+
+
+_FEED_LINK = re.compile(
+    r"<link\b(?=[^>]*\brel\s*=\s*[\"']?alternate)(?=[^>]*\btype\s*=\s*[\"']?application/"
+    r"(?:rss|atom)\+xml)[^>]*\bhref\s*=\s*[\"']?([^\"'\s>]+)",
+    re.IGNORECASE,
+)
+
+
+def feed_items(home: HomePage) -> list[str]:
+    """The item links of the first RSS or Atom feed the page announces (one more request; none
+    when there is no feed or it cannot be read). A feed lists the latest posts of every
+    section, so it shows article URL shapes the home page may not."""
+    from urllib.parse import urljoin
+
+    from crawler.sitemaps import parse_feed
+
+    match = _FEED_LINK.search(home.html[:200_000])
+    if not match:
+        return []
+    feed_url = urljoin(home.url, unescape(match.group(1)))
+    fetched, portal = urlsplit(home.fetch_url), urlsplit(home.url)
+    mirror = f"{fetched.scheme}://{fetched.netloc}" if fetched.netloc != portal.netloc else None
+    try:
+        _, body = fetch_bytes(feed_url, mirror)
+    except UnreachablePortal:
+        return []
+    return [entry.url for entry in parse_feed(body).entries]
 
 
 def page_language(html: str, host: str) -> str:
@@ -264,10 +299,27 @@ def profile_for_url(url: str, base_url: str | None = None, generic: bool = False
     return profile_for_home(home, generic)
 
 
+def on_own_host(home: HomePage) -> HomePage:
+    """``home`` under the host its pages name: ``https://example.gov`` typed for a site whose
+    links (and canonical URL) all say ``https://www.example.gov``, or the reverse, is that
+    site; a crawl that kept the typed host would find every link off the portal."""
+    parts = urlsplit(home.url)
+    host = parts.hostname or ""
+    twin = host[4:] if host.startswith("www.") else f"www.{host}"
+    named = Counter(
+        (urlsplit(href).hostname or "")
+        for href in re.findall(r"""\bhref\s*=\s*["']?(https?://[^"'\s>]+)""", home.html[:500_000])
+    )
+    if named[twin] <= named[host]:
+        return home
+    netloc = parts.netloc.replace(host, twin, 1)
+    url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return replace(home, url=url)
+
+
 def profile_for_home(home: HomePage, generic: bool = False) -> Profile:
     """The profile for a fetched start page (see :func:`profile_for_url`)."""
-    from dataclasses import replace
-
+    home = on_own_host(home)
     tables = portal_tables(home.url, home.html)
     templates = [] if generic else recognise_templates(home.html)
     if templates:
@@ -275,7 +327,7 @@ def profile_for_home(home: HomePage, generic: bool = False) -> Profile:
     else:
         from crawler.generic import infer_profile_tables
 
-        tables = infer_profile_tables(home.url, home.html, tables)
+        tables = infer_profile_tables(home.url, home.html, tables, feed_items(home))
         profile = profile_from_tables(tables, home.url)
     return replace(profile, timezone_guessed=True)
 

@@ -20,7 +20,7 @@ from crawler.generic import article_pattern
 from crawler.recognise import profile_for_url
 from crawler.replica import serve_replica
 from tests.conftest import FAST, govarchive
-from tests.fixtures.foreign.make_portals import PORTALS, build
+from tests.fixtures.foreign.make_portals import PORTALS, build, build_wordpress
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,17 +37,25 @@ score = _scorer()
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory):
-    folders = build(tmp_path_factory.mktemp("foreign"))
+    out = tmp_path_factory.mktemp("foreign")
+    folders = build(out)
+    # The same council with "/%category%/%postname%/" permalinks: /news/slug/ beside
+    # /press-releases/slug/, which the home page shows fewer of than the feed does.
+    folders["wordpress-category"] = out / "wordpress-category"
+    build_wordpress(folders["wordpress-category"], "/%category%/%postname%/")
     servers = {name: serve_replica(folder) for name, folder in folders.items()}
     try:
-        yield {name: (PORTALS[name][0], folders[name], servers[name]) for name in folders}
+        hosts = {name: url for name, (url, _) in PORTALS.items()}
+        hosts["wordpress-category"] = hosts["wordpress-council"]
+        yield {name: (hosts[name], folders[name], servers[name]) for name in folders}
     finally:
         for server in servers.values():
             server.shutdown()
 
 
-def crawl(replicas, name: str, data: Path, *extra: str):
+def crawl(replicas, name: str, data: Path, *extra: str, typed: str | None = None):
     portal, folder, server = replicas[name]
+    portal = typed or portal
     result = govarchive("crawl", portal, "--data", str(data), "--base-url", server.url, *FAST,
                         *extra)  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -78,10 +86,22 @@ def test_wordpress_council_in_english(replicas, tmp_path):
     assert not {f"{host}/contact-us/", f"{host}/privacy-policy/"} & found
 
 
-def test_wordpress_council_without_sitemaps_or_feeds(replicas, tmp_path):
-    """Listings alone: category archives through their numbered pagers."""
-    figures, _ = crawl(replicas, "wordpress-council", tmp_path, "-s", "GOVARCHIVE_SITEMAPS=0")
+def test_wordpress_council_without_sitemaps_typed_without_www(replicas, tmp_path):
+    """Listings alone (category archives through their numbered pagers), and the host typed
+    without the www. that every link of the site carries: the site's own host is used."""
+    figures, _ = crawl(replicas, "wordpress-council", tmp_path, "-s", "GOVARCHIVE_SITEMAPS=0",
+                       typed="https://example-council.gov.uk")  # fmt: skip
     assert figures["coverage"] >= 90 and figures["titles"] >= 95 and figures["dates"] >= 95, figures
+    with sqlite3.connect(tmp_path / "archive.db") as db:
+        assert {r[0] for r in db.execute("select portal from articles")} == {
+            "www.example-council.gov.uk"
+        }
+
+
+def test_wordpress_with_category_permalinks(replicas, tmp_path):
+    figures, _ = crawl(replicas, "wordpress-category", tmp_path)
+    assert figures["coverage"] >= 90 and figures["titles"] >= 95 and figures["dates"] >= 95, figures
+    assert figures["rows"] == figures["articles"]  # its pages (contact, about) are no articles
 
 
 def test_drupal_ministry_in_french(replicas, tmp_path):
