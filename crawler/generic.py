@@ -7,8 +7,10 @@ What the web does, not what one portal does:
   ``/section/-/view_content/4542171-title.html``, ``/some-long-title``). Links are grouped by
   the shape of that segment (id first, id last, bare slug), its extension and the segment
   before it (kept literally unless it is a number, such as a month); the largest group is the
-  article pattern. A numeric id in the segment becomes the article id, so the same article
-  under several section paths is fetched once.
+  article pattern, with the groups that number their items or are printed with dates (and
+  the items of the feed the page announces, see :func:`article_pattern`). A numeric id in the
+  segment becomes the article id, so the same article under several section paths is fetched
+  once. Item URLs may end with a slash.
 * **Listings** are the sections discovery finds, walked from their first page through pager
   links: a page-number query parameter (``page=2``,
   ``_101_cur=2``, ``trang=2``, ``start=20``) or path (``/page/2``, ``/trang-2``).
@@ -224,17 +226,20 @@ def article_pattern(links: list[str], dated: set[str] | frozenset[str] = frozens
     if not ranked or len(ranked[0][1]) < MIN_ARTICLE_LINKS:
         return None
     (kind, ext, _), _ = ranked[0]
-    chosen = [ranked[0]] + [
-        (key, members)
-        for key, members in ranked[1:]
-        if (
-            len(members) >= MIN_ARTICLE_LINKS
-            and (key[0] in _ID_SHAPES or len(members & dated) >= MIN_ARTICLE_LINKS)
-        )
-        # Shaped like the articles, under another section, and printed with a date:
-        # /press-releases/slug/ beside /news/slug/ (WordPress's /%category%/%postname%/).
-        or (key[:2] == (kind, ext) and members & dated)
-    ]
+    chosen = (
+        [ranked[0]]
+        + [
+            (key, members)
+            for key, members in ranked[1:]
+            if (
+                len(members) >= MIN_ARTICLE_LINKS
+                and (key[0] in _ID_SHAPES or len(members & dated) >= MIN_ARTICLE_LINKS)
+            )
+            # Shaped like the articles, under another section, and printed with a date:
+            # /press-releases/slug/ beside /news/slug/ (WordPress's /%category%/%postname%/).
+            or (key[:2] == (kind, ext) and members & dated)
+        ]
+    )
     alternatives = [
         _group_regex(key, members, "id" if index == 0 else f"id{index + 1}")
         for index, (key, members) in enumerate(chosen)
