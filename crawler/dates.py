@@ -177,7 +177,7 @@ def _date_parser(language: str, order: str, tz_name: str) -> DateDataParser:
     """One configured parser per (language, order, zone): dateparser is slow to set up."""
     from dateparser.date import DateDataParser
 
-    languages = [language] if language == "en" else [language, "en"]
+    languages = list(dict.fromkeys(code for code in (dateparser_language(language), "en") if code))
     return DateDataParser(
         languages=languages,
         settings={
@@ -191,6 +191,24 @@ def _date_parser(language: str, order: str, tz_name: str) -> DateDataParser:
             "STRICT_PARSING": False,
         },
     )
+
+
+#: Language codes pages declare that dateparser knows under another name (ISO 639 renamed
+#: iw, in and ji; Norwegian pages say "no", dateparser says Bokmål, "nb").
+_LANGUAGE_ALIASES = {"no": "nb", "iw": "he", "in": "id", "ji": "yi", "jw": "jv", "tl": "fil"}
+
+
+def dateparser_language(language: str | None) -> str | None:
+    """``language`` as dateparser names it, or None when dateparser does not know it: one
+    unknown code makes dateparser refuse every date, English ones included."""
+    from dateparser.data.languages_info import language_order
+
+    code = (language or "").strip().lower().replace("_", "-")
+    code = _LANGUAGE_ALIASES.get(code, code)
+    if code in language_order:
+        return code
+    code = _LANGUAGE_ALIASES.get(code.split("-")[0], code.split("-")[0])
+    return code if code in language_order else None
 
 
 @lru_cache(maxsize=32)

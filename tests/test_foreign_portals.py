@@ -179,6 +179,9 @@ def test_french_accents_are_not_vietnamese():
         ("id", "Asia/Jakarta", "Diterbitkan: 5 Maret 2024", "2024-03-05T00:00:00+07:00"),
         ("nl", "Europe/Amsterdam", "Nieuwsbericht | 05-03-2024", "2024-03-05T00:00:00+01:00"),
         ("en", "Europe/London", "5 March 2024 — Press release", "2024-03-05T00:00:00+00:00"),
+        # Codes dateparser knows under another name, or not at all: English dates still read.
+        ("no", "Europe/Oslo", "Publisert 5. mars 2024", "2024-03-05T00:00:00+01:00"),
+        ("x-unknown", "UTC", "Posted on March 5, 2024", "2024-03-05T00:00:00+00:00"),
     ],
 )
 def test_dates_behind_labels_in_other_languages(language, zone, shown, expected):
