@@ -88,7 +88,14 @@ def classify_links(hrefs: list[str], page_url: str, profile: Profile, urls: UrlM
 FURNITURE = (
     "ancestor::aside or ancestor::nav or ancestor::footer or ancestor::*["
     "contains(concat(' ', normalize-space(@class), ' '), ' widget ') or "
-    "contains(@class, 'sidebar') or contains(@id, 'sidebar')]"
+    # class tokens that start with these (sidebar-first, widget-area, region--sidebar-second),
+    # not the page wrapper's "has-sidebar" or Elementor's "elementor-widget".
+    "contains(concat(' ', normalize-space(@class)), ' sidebar') or "
+    "contains(concat(' ', normalize-space(@class)), ' widget-area') or "
+    "contains(concat(' ', normalize-space(@class)), ' region-sidebar') or "
+    "contains(concat(' ', normalize-space(@class)), ' region--sidebar') or "
+    "contains(concat(' ', normalize-space(@class)), ' layout-sidebar') or "
+    "starts-with(@id, 'sidebar')]"
 )
 _CONTENT_HREFS = f"//body//a[@href][not({FURNITURE})]/@href"
 

@@ -203,3 +203,20 @@ def test_us_english_reads_the_month_first():
     assert date_order('<html lang="en-GB">', "www.example-council.gov.uk", "en") is None
     assert guessed_timezone("www.city.gov") == "America/New_York"
     assert guessed_timezone("www.kemenkeu.go.id") == "Asia/Jakarta"
+
+
+def test_furniture_is_sidebars_menus_and_footers_not_the_page_wrapper():
+    from parsel import Selector
+
+    from crawler.discovery import FURNITURE
+
+    page = (
+        '<body class="home has-sidebar"><div class="site has-sidebar">'
+        '<main><a href="/a">a</a></main><div class="col sidebar-first"><a href="/b">b</a></div>'
+        '<div class="elementor-widget elementor-widget-posts"><a href="/c">c</a></div>'
+        '<aside><a href="/d">d</a></aside><nav><a href="/e">e</a></nav>'
+        '<section class="widget widget_recent_entries"><a href="/f">f</a></section>'
+        '<div class="region region--sidebar-second"><a href="/g">g</a></div></div></body>'
+    )
+    hrefs = Selector(page).xpath(f"//body//a[@href][not({FURNITURE})]/@href").getall()
+    assert hrefs == ["/a", "/c"]
