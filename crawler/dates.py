@@ -96,8 +96,40 @@ def parse_published(raw_text: str, profile: Profile | None) -> tuple[str | None,
 
     moment = _parse_with_dateparser(raw, language, order, tz_name)
     if moment is None:
+        # A label in the portal's language around the date ("Publié le", "Publicado el",
+        # "Veröffentlicht am", "Diterbitkan:"): read the date-shaped part alone, with its time
+        # if it parses, else without.
+        for span in _date_spans(raw):
+            moment = _parse_with_dateparser(span, language, order, tz_name)
+            if moment is not None:
+                break
+    if moment is None:
         return None, raw
     return _iso(moment, zone), raw
+
+
+_DAY_MONTH_YEAR = (
+    r"\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})\b|\d{4}-\d{1,2}-\d{1,2}\b"
+    # 5 mars 2024, 1er avril 2024, 5 de marzo de 2024, 5. März 2024, 05 Maret 2024
+    r"|\d{1,2}(?:er|st|nd|rd|th|º|\.)?\s+(?:de\s+)?[^\W\d_]{3,}\.?,?\s+(?:de\s+)?\d{4}\b"
+    # March 5, 2024; Mar. 5th 2024
+    r"|[^\W\d_]{3,}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+)
+_DATE_SPAN = re.compile(
+    rf"(?P<date>{_DAY_MONTH_YEAR})"
+    r"(?P<time>\s*(?:,|-|–|\||à|a las|um|at|às|pukul)?\s*\d{1,2}[:h.]\d{2}(?::\d{2})?"
+    r"(?:\s*[ap]\.?\s?m\.?)?)?",
+    re.IGNORECASE,
+)
+
+
+def _date_spans(text: str) -> list[str]:
+    """The first date-shaped part of ``text``: with the time printed after it, then alone."""
+    match = _DATE_SPAN.search(text)
+    if not match:
+        return []
+    spans = [match.group(0).strip()] if match.group("time") else []
+    return [*spans, match.group("date").strip()]
 
 
 _TIME_DIRECTIVES = re.compile(r"%[HIMSpXcT]")
@@ -177,7 +209,7 @@ def _date_parser(language: str, order: str, tz_name: str) -> DateDataParser:
     """One configured parser per (language, order, zone): dateparser is slow to set up."""
     from dateparser.date import DateDataParser
 
-    languages = [language] if language == "en" else [language, "en"]
+    languages = list(dict.fromkeys(code for code in (dateparser_language(language), "en") if code))
     return DateDataParser(
         languages=languages,
         settings={
@@ -191,6 +223,24 @@ def _date_parser(language: str, order: str, tz_name: str) -> DateDataParser:
             "STRICT_PARSING": False,
         },
     )
+
+
+#: Language codes pages declare that dateparser knows under another name (ISO 639 renamed
+#: iw, in and ji; Norwegian pages say "no", dateparser says Bokmål, "nb").
+_LANGUAGE_ALIASES = {"no": "nb", "iw": "he", "in": "id", "ji": "yi", "jw": "jv", "tl": "fil"}
+
+
+def dateparser_language(language: str | None) -> str | None:
+    """``language`` as dateparser names it, or None when dateparser does not know it: one
+    unknown code makes dateparser refuse every date, English ones included."""
+    from dateparser.data.languages_info import language_order
+
+    code = (language or "").strip().lower().replace("_", "-")
+    code = _LANGUAGE_ALIASES.get(code, code)
+    if code in language_order:
+        return code
+    code = _LANGUAGE_ALIASES.get(code.split("-")[0], code.split("-")[0])
+    return code if code in language_order else None
 
 
 @lru_cache(maxsize=32)

@@ -82,6 +82,30 @@ def classify_links(hrefs: list[str], page_url: str, profile: Profile, urls: UrlM
     return links
 
 
+#: Where a page's furniture lives: a sidebar's "Recent posts" widget, menus, the footer. A page
+#: whose only article links are there is not a listing, or every page of a WordPress site
+#: (whose sidebar lists the latest posts) would be a section.
+FURNITURE = (
+    "ancestor::aside or ancestor::nav or ancestor::footer or ancestor::*["
+    "contains(concat(' ', normalize-space(@class), ' '), ' widget ') or "
+    # class tokens that start with these (sidebar-first, widget-area, region--sidebar-second),
+    # not the page wrapper's "has-sidebar" or Elementor's "elementor-widget".
+    "contains(concat(' ', normalize-space(@class)), ' sidebar') or "
+    "contains(concat(' ', normalize-space(@class)), ' widget-area') or "
+    "contains(concat(' ', normalize-space(@class)), ' region-sidebar') or "
+    "contains(concat(' ', normalize-space(@class)), ' region--sidebar') or "
+    "contains(concat(' ', normalize-space(@class)), ' layout-sidebar') or "
+    "starts-with(@id, 'sidebar')]"
+)
+_CONTENT_HREFS = f"//body//a[@href][not({FURNITURE})]/@href"
+
+
+def lists_in_content(response, profile: Profile, urls: UrlMap) -> bool:
+    """Whether the page links an article outside its furniture (see :data:`FURNITURE`)."""
+    hrefs = response.xpath(_CONTENT_HREFS).getall()
+    return bool(classify_links(hrefs, response.url, profile, urls).articles)
+
+
 _HREF = re.compile(rb"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
 
 
@@ -116,7 +140,10 @@ def section_url(portal_url: str, profile: Profile) -> str:
         if profile.page_number_pattern is not None:
             match = profile.page_number_pattern.search(path)
             if match:
-                path = path[: match.start()].rstrip("/") or "/"
+                # /category/news/page/2/ is a page of /category/news/: a site that ends its
+                # paths with a slash ends its sections' with one too.
+                slash = "/" if path.endswith("/") else ""
+                path = path[: match.start()].rstrip("/") + slash or "/"
         return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
     return urlunsplit(parts)
 

@@ -149,6 +149,8 @@ def draft_toml(profile: Profile) -> str:
         f"timezone = {value(profile.timezone)}",
         f"start_paths = {value(list(profile.start_paths))}",
     ]
+    if profile.date_order != "DMY":
+        out += ["", "[dates]", f"order = {value(profile.date_order)}"]
     if not profile.template:
         out += [
             "",

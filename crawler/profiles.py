@@ -118,7 +118,9 @@ class Profile:
         match = self.article_pattern.search(url)
         if not match or self.is_excluded(url):
             return None
-        return match.groupdict().get("id") or match.group(0)
+        # A pattern of several shapes names its alternatives' ids id, id2... (crawler.generic).
+        ids = [v for name, v in match.groupdict().items() if name.startswith("id") and v]
+        return ids[0] if ids else match.group(0)
 
     def is_listing(self, url: str) -> bool:
         return bool(self.listing_pattern.search(url)) and not self.is_excluded(url)

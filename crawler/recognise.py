@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from html import unescape
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,9 +26,61 @@ from crawler.profiles import Profile, ProfileError, profile_from_tables, recogni
 USER_AGENT = "govarchive (+https://github.com/govarchive/govarchive) probe"
 FETCH_TIMEOUT = 30
 
-#: Country-code domains of countries on one time zone: a government portal's dates are in the
-#: country's local time. Anything else falls back to UTC (and says it guessed).
+#: Country-code domains and the time zone a government portal there dates its news in: the
+#: country's own where it has one, the capital's where it has several (a ministry publishes
+#: from the capital). Anything else falls back to UTC (and says it guessed).
 COUNTRY_ZONES = {
+    # Several zones: the capital's. ".gov" and ".mil" are the US federal government's.
+    "gov": "America/New_York",
+    "mil": "America/New_York",
+    "us": "America/New_York",
+    "ca": "America/Toronto",
+    "au": "Australia/Sydney",
+    "br": "America/Sao_Paulo",
+    "mx": "America/Mexico_City",
+    "id": "Asia/Jakarta",
+    "ru": "Europe/Moscow",
+    "kz": "Asia/Almaty",
+    # One zone.
+    "lu": "Europe/Luxembourg",
+    "sk": "Europe/Bratislava",
+    "si": "Europe/Ljubljana",
+    "hr": "Europe/Zagreb",
+    "bg": "Europe/Sofia",
+    "rs": "Europe/Belgrade",
+    "is": "Atlantic/Reykjavik",
+    "mt": "Europe/Malta",
+    "cy": "Asia/Nicosia",
+    "ma": "Africa/Casablanca",
+    "dz": "Africa/Algiers",
+    "tn": "Africa/Tunis",
+    "sn": "Africa/Dakar",
+    "ci": "Africa/Abidjan",
+    "gh": "Africa/Accra",
+    "et": "Africa/Addis_Ababa",
+    "tz": "Africa/Dar_es_Salaam",
+    "ug": "Africa/Kampala",
+    "rw": "Africa/Kigali",
+    "ae": "Asia/Dubai",
+    "sa": "Asia/Riyadh",
+    "qa": "Asia/Qatar",
+    "jo": "Asia/Amman",
+    "lb": "Asia/Beirut",
+    "pk": "Asia/Karachi",
+    "bd": "Asia/Dhaka",
+    "lk": "Asia/Colombo",
+    "np": "Asia/Kathmandu",
+    "mm": "Asia/Yangon",
+    "uy": "America/Montevideo",
+    "py": "America/Asuncion",
+    "bo": "America/La_Paz",
+    "ve": "America/Caracas",
+    "cr": "America/Costa_Rica",
+    "gt": "America/Guatemala",
+    "sv": "America/El_Salvador",
+    "hn": "America/Tegucigalpa",
+    "pa": "America/Panama",
+    "do": "America/Santo_Domingo",
     "vn": "Asia/Ho_Chi_Minh",
     "th": "Asia/Bangkok",
     "kh": "Asia/Phnom_Penh",
@@ -117,6 +170,12 @@ def fetch_page(url: str, base_url: str | None = None) -> HomePage:
     """GET a portal page (from the mirror ``base_url`` when given), decoded as extraction does."""
     from crawler.extract import decode_html
 
+    fetch_url, body = fetch_bytes(url, base_url)
+    return HomePage(url, fetch_url, decode_html(body))
+
+
+def fetch_bytes(url: str, base_url: str | None = None) -> tuple[str, bytes]:
+    """GET a portal URL (from the mirror ``base_url`` when given): the URL fetched, the body."""
     fetch_url = url
     if base_url:
         parts, mirror = urlsplit(url), urlsplit(base_url.rstrip("/"))
@@ -135,7 +194,35 @@ def fetch_page(url: str, base_url: str | None = None) -> HomePage:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UnreachablePortal(f"{fetch_url}: cannot fetch: {reason}") from None
-    return HomePage(url, fetch_url, decode_html(body))
+    return fetch_url, body
+
+
+_FEED_LINK = re.compile(
+    r"<link\b(?=[^>]*\brel\s*=\s*[\"']?alternate)(?=[^>]*\btype\s*=\s*[\"']?application/"
+    r"(?:rss|atom)\+xml)[^>]*\bhref\s*=\s*[\"']?([^\"'\s>]+)",
+    re.IGNORECASE,
+)
+
+
+def feed_items(home: HomePage) -> list[str]:
+    """The item links of the first RSS or Atom feed the page announces (one more request; none
+    when there is no feed or it cannot be read). A feed lists the latest posts of every
+    section, so it shows article URL shapes the home page may not."""
+    from urllib.parse import urljoin
+
+    from crawler.sitemaps import parse_feed
+
+    match = _FEED_LINK.search(home.html[:200_000])
+    if not match:
+        return []
+    feed_url = urljoin(home.url, unescape(match.group(1)))
+    fetched, portal = urlsplit(home.fetch_url), urlsplit(home.url)
+    mirror = f"{fetched.scheme}://{fetched.netloc}" if fetched.netloc != portal.netloc else None
+    try:
+        _, body = fetch_bytes(feed_url, mirror)
+    except UnreachablePortal:
+        return []
+    return [entry.url for entry in parse_feed(body).entries]
 
 
 def page_language(html: str, host: str) -> str:
@@ -164,8 +251,17 @@ def page_language(html: str, host: str) -> str:
     )
 
 
+def date_order(html: str, host: str, language: str) -> str | None:
+    """The date order of a portal in US English (``lang="en-US"``, or English on ``.gov``/``.us``),
+    "MDY": its 03/05/2024 is March 5. None leaves the day first, as nearly everyone writes it."""
+    match = re.search(r"<html\b[^>]*?\blang\s*=\s*[\"']?en[-_]US\b", html[:20000], re.I)
+    if match or (language == "en" and host.rsplit(".", 1)[-1].lower() in ("gov", "us", "mil")):
+        return "MDY"
+    return None
+
+
 def guessed_timezone(host: str) -> str:
-    """The host's country's time zone (one-zone countries), else UTC."""
+    """The host's country's time zone (its capital's where it has several), else UTC."""
     return COUNTRY_ZONES.get(host.rsplit(".", 1)[-1].lower(), "UTC")
 
 
@@ -175,16 +271,21 @@ def portal_tables(page_url: str, html: str) -> dict:
     parts = urlsplit(page_url)
     host = parts.hostname or ""
     start = parts.path or "/"
-    return {
+    language = page_language(html, host)
+    tables = {
         "portal": {
             "name": host,
             "title": _page_title(html),
             "base_url": f"{parts.scheme}://{parts.netloc}",
-            "language": page_language(html, host),
+            "language": language,
             "timezone": guessed_timezone(host),
             "start_paths": [start + (f"?{parts.query}" if parts.query else "")],
         }
     }
+    order = date_order(html, host, language)
+    if order:
+        tables["dates"] = {"order": order}
+    return tables
 
 
 def profile_for_url(url: str, base_url: str | None = None, generic: bool = False) -> Profile:
@@ -198,10 +299,27 @@ def profile_for_url(url: str, base_url: str | None = None, generic: bool = False
     return profile_for_home(home, generic)
 
 
+def on_own_host(home: HomePage) -> HomePage:
+    """``home`` under the host its pages name: ``https://example.gov`` typed for a site whose
+    links (and canonical URL) all say ``https://www.example.gov``, or the reverse, is that
+    site; a crawl that kept the typed host would find every link off the portal."""
+    parts = urlsplit(home.url)
+    host = parts.hostname or ""
+    twin = host[4:] if host.startswith("www.") else f"www.{host}"
+    named = Counter(
+        (urlsplit(href).hostname or "")
+        for href in re.findall(r"""\bhref\s*=\s*["']?(https?://[^"'\s>]+)""", home.html[:500_000])
+    )
+    if named[twin] <= named[host]:
+        return home
+    netloc = parts.netloc.replace(host, twin, 1)
+    url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return replace(home, url=url)
+
+
 def profile_for_home(home: HomePage, generic: bool = False) -> Profile:
     """The profile for a fetched start page (see :func:`profile_for_url`)."""
-    from dataclasses import replace
-
+    home = on_own_host(home)
     tables = portal_tables(home.url, home.html)
     templates = [] if generic else recognise_templates(home.html)
     if templates:
@@ -209,7 +327,7 @@ def profile_for_home(home: HomePage, generic: bool = False) -> Profile:
     else:
         from crawler.generic import infer_profile_tables
 
-        tables = infer_profile_tables(home.url, home.html, tables)
+        tables = infer_profile_tables(home.url, home.html, tables, feed_items(home))
         profile = profile_from_tables(tables, home.url)
     return replace(profile, timezone_guessed=True)
 

@@ -105,7 +105,9 @@ def parse_feed(body: bytes) -> Parsed:
         link = item.get("link")
         if not link:
             continue
-        moment = item.get("updated_parsed") or item.get("published_parsed")
+        # Asked this way, feedparser does not warn about its updated -> published fallback.
+        updated = item["updated_parsed"] if "updated_parsed" in item else None
+        moment = updated or item.get("published_parsed")
         date = datetime.fromtimestamp(calendar.timegm(moment), UTC) if moment else None
         entries.append(Entry(link, date))
     if not entries:

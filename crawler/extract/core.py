@@ -82,7 +82,8 @@ def apply_listing_date(article: Article, listing_date: str | None, profile: Prof
         article.date_source = "listing"
 
 
-_PRINTED_OFFSET = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z|UTC|GMT)\s*$", re.IGNORECASE)
+# At the end of the raw date, or of the machine-readable stamp kept after it in parentheses.
+_PRINTED_OFFSET = re.compile(r"(?:[+-]\d{2}:?\d{2}|Z|UTC|GMT)\)?\s*$", re.IGNORECASE)
 
 
 def _offset_guessed(article: Article, profile: Profile | None) -> bool:

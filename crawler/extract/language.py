@@ -9,9 +9,9 @@ from lxml import etree
 if TYPE_CHECKING:
     from crawler.profiles import Profile
 
-_VIETNAMESE_LETTERS = frozenset(
-    "ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ"
-)
+#: Letters only Vietnamese writes: not the à, é, ô, ñ... that French, Spanish, Portuguese or
+#: Italian text is full of (counting those read every French page as Vietnamese).
+_VIETNAMESE_LETTERS = frozenset("ăđĩũơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 
 
 def _language(root: etree._Element, text: str, profile: Profile | None) -> str | None:

@@ -177,9 +177,13 @@ def _visible_date(scope: etree._Element, profile: Profile | None) -> tuple[str |
     """First date-like element in ``scope`` (class mentions date/time, or <time>) that parses."""
     for el in compiled_xpath(_DATE_HINT_XPATH)(scope)[:30]:
         if el.tag == "time" and el.get("datetime"):
-            iso, _ = parse_published(el.get("datetime") or "", profile)
+            stamp = el.get("datetime") or ""
+            iso, _ = parse_published(stamp, profile)
             if iso:
-                return iso, _text_of(el) or el.get("datetime")
+                # "March 5, 2024" shown, the moment with its offset in the attribute: the raw
+                # value keeps both, so the row says the offset was printed, not guessed.
+                shown = _text_of(el)
+                return iso, f"{shown} ({stamp})" if shown and shown != stamp else stamp
         text = _text_of(el)
         if not text or len(text) > 120 or not any(ch.isdigit() for ch in text):
             continue

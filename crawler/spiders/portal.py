@@ -20,7 +20,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response, TextResponse
 
 from archive.store import Archive
-from crawler.discovery import classify_links
+from crawler.discovery import classify_links, lists_in_content
 from crawler.discovery import section_url as section_of
 from crawler.extract import not_an_article
 from crawler.extract.markers import LISTING, OTHER, page_kind
@@ -171,7 +171,9 @@ class PortalSpider(DiscoveryMixin, scrapy.Spider):
                                self.profile, self.urls)  # fmt: skip
         if not as_section:
             pass
-        elif links.is_listing:
+        elif links.is_listing and (
+            links.pagers or lists_in_content(response, self.profile, self.urls)
+        ):
             yield self._section_seen(response, section, links, depth)
         elif known_section and self._is_entry(response):
             yield SectionVanished(section, "no longer lists articles", now_iso())
@@ -214,12 +216,17 @@ class PortalSpider(DiscoveryMixin, scrapy.Spider):
             meta = {"section": pager_section, "depth": depth, "found_via": f"link {page_url}"}
             yield self._listing_request(url, meta)
         listings = [url for url, _ in own]
+        # A pager that links page 0 counts from 0 (Drupal's ?page=N): page 0 is the section's
+        # bare first page, already walked when the section was entered there.
+        zero_based = any(self.profile.page_number(url) == 0 for url in listings)
+        if zero_based and self._entered_bare(section):
+            listings = [url for url in listings if self.profile.page_number(url) != 0]
         if self.mode == "incremental":
             if known_in_a_row >= self.profile.stop_after_known:
                 logger.debug("%s: caught up at %s", section, response.url)
                 return
             if not by_markers:  # there, links to listings are other sections, not pages
-                listings = self._next_pages(response.url, listings)
+                listings = self._next_pages(response.url, listings, zero_based)
         meta = {"section": section, "known_in_a_row": known_in_a_row, "depth": depth}
         for url in listings:
             if by_markers:  # a link shaped like a section: the page will say if it is one
@@ -264,11 +271,18 @@ class PortalSpider(DiscoveryMixin, scrapy.Spider):
 
         log_download_failure(self.crawler, failure)
 
-    def _next_pages(self, url: str, listings: list[str]) -> list[str]:
-        """Only the following page: listings are newest first, so a catch-up walk goes in order."""
+    def _entered_bare(self, section: str | None) -> bool:
+        entry = self.section_entries.get(section) if section else None
+        return entry is not None and not self.profile.is_listing(entry)
+
+    def _next_pages(self, url: str, listings: list[str], zero_based: bool = False) -> list[str]:
+        """Only the following page: listings are newest first, so a catch-up walk goes in order.
+        The bare section page is page 1, or page 0 of a pager that counts from 0."""
         current = self.profile.page_number(url)
         if current is None:
             return listings
+        if zero_based and not self.profile.is_listing(url):
+            current = 0
         return [u for u in listings if self.profile.page_number(u) == current + 1]
 
     def _article_request(
