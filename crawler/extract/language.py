@@ -21,8 +21,8 @@ def _language(root: etree._Element, text: str, profile: Profile | None) -> str |
     language alone is wrong for part of a portal.
     """
     sample = text[:3000].casefold()
-    letters = sum(ch.isalpha() for ch in sample)
-    if letters and sum(ch in _VIETNAMESE_LETTERS for ch in sample) / letters > 0.03:
+    letters = sum(map(str.isalpha, sample))
+    if letters and sum(map(sample.count, _VIETNAMESE_LETTERS)) / letters > 0.03:
         return "vi"
     declared = (root.get("lang") or root.get("xml:lang") or "").split("-")[0].strip().lower()
     if text and declared:
