@@ -94,18 +94,29 @@ def parse_published(raw_text: str, profile: Profile | None) -> tuple[str | None,
                 return moment.date().isoformat(), raw  # the day only: no time was printed
             return _iso(moment, zone), raw
 
+    read = raw
     moment = _parse_with_dateparser(raw, language, order, tz_name)
     if moment is None:
         # A label in the portal's language around the date ("Publié le", "Publicado el",
         # "Veröffentlicht am", "Diterbitkan:"): read the date-shaped part alone, with its time
         # if it parses, else without.
-        for span in _date_spans(raw):
-            moment = _parse_with_dateparser(span, language, order, tz_name)
+        for read in _date_spans(raw):
+            moment = _parse_with_dateparser(read, language, order, tz_name)
             if moment is not None:
                 break
     if moment is None:
         return None, raw
+    if not _PRINTED_TIME.search(read):
+        # dateparser gives midnight for "5 mars 2024": store the day, as the profile path does,
+        # rather than a time and an offset the page never printed.
+        return moment.date().isoformat(), raw
     return _iso(moment, zone), raw
+
+
+#: A time of day in a date string: 6:16, 10h30, 6 PM, 10 giờ.
+_PRINTED_TIME = re.compile(
+    r"\d{1,2}\s*(?::|[hH](?=\s*\d)|giờ)\s*\d{2}(?!\d)|\d\s*[AaPp]\.?\s?[Mm]\b|\d{1,2}\s*giờ"
+)
 
 
 _DAY_MONTH_YEAR = (
