@@ -77,8 +77,11 @@ def test_wordpress_council_in_english(replicas, tmp_path):
         languages = {r[0] for r in db.execute("select language from articles")}
         # <time datetime="2024-06-05T00:30:00+01:00">: the offset is the page's, not a guess.
         sources = {r[0] for r in db.execute("select date_source from articles")}
+        # The author Yoast declares: a team, not a person's name, and still the byline.
+        authors = {r[0] for r in db.execute("select author from articles")}
     assert portals == {"www.example-council.gov.uk"} and languages == {"en"}
     assert sources == {"page"}
+    assert authors == {"Communications team"}
     found = sections(tmp_path)
     # Category archives, their /page/N/ pages as the same section; pages that only carry the
     # sidebar's "Recent Posts" are not sections.
@@ -221,3 +224,21 @@ def test_furniture_is_sidebars_menus_and_footers_not_the_page_wrapper():
     )
     hrefs = Selector(page).xpath(f"//body//a[@href][not({FURNITURE})]/@href").getall()
     assert hrefs == ["/a", "/c"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "accepted"),
+    [
+        ("Communications team", True),
+        ("Christopher Wainwright", True),
+        ("Bùi Thị Quỳnh", True),
+        ("Admin Admin", False),  # an account: the same word twice
+        ("Ad Min", False),
+        ("Pho Ban bien tap", False),  # a role
+        ("webmaster", False),
+    ],
+)
+def test_an_author_the_page_declares_is_kept_unless_it_is_an_account(declared, accepted):
+    from crawler.extract.bylines import is_declared_author
+
+    assert is_declared_author(declared) is accepted

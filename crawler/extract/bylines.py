@@ -144,14 +144,37 @@ def _clean_source(text: str) -> str | None:
     return text
 
 
-def is_account(name: str | None, not_authors: tuple[str, ...] = ()) -> bool:
-    """A CMS account or role rather than a person ("admin admin", "Pho Ban bien tap")."""
+def is_account(name: str | None, not_authors: tuple[str, ...] = (), strict: bool = True) -> bool:
+    """A CMS account or role rather than a person ("admin admin", "Pho Ban bien tap").
+
+    ``strict=False`` for names outside Vietnamese: one word, or words longer than a syllable
+    ("Christopher"), can be a name there.
+    """
     if not name:
         return True
     tokens = normalize_space(name).split(" ")
     if any(t.isupper() and len(t) > 1 for t in tokens):  # "BBT", "Phòng QLBCXB": offices
         return True
-    return not is_person_name(name, not_authors, strict=True)
+    return not is_person_name(name, not_authors, strict=strict)
+
+
+#: Account names a CMS declares as the author, spaces and case aside ("Ad Min").
+_ACCOUNT_NAMES = frozenset(
+    {"admin", "administrator", "webmaster", "quantri", "quantrivien", "bientap", "editor", "root"}
+)
+
+
+def is_declared_author(name: str | None, not_authors: tuple[str, ...] = ()) -> bool:
+    """Whether the author a page declares (meta tags, JSON-LD) names who wrote it: a person, or
+    a desk or team ("Communications team", "Press office"), anything but a CMS account or role.
+    A declaration is deliberate, so it is not held to the person-name test bylines are."""
+    name = normalize_space(name or "")
+    if not name or len(name) > 80 or _looks_like_account(name):
+        return False
+    folded = _fold(name)
+    compact = folded.replace(" ", "")
+    blocked = {_fold(a).replace(" ", "") for a in not_authors}
+    return compact not in blocked and compact not in _ACCOUNT_NAMES and not _ROLE.search(folded)
 
 
 def _looks_like_account(text: str) -> bool:

@@ -12,7 +12,13 @@ from lxml import etree
 from crawler.dates import normalize_space, parse_published
 from crawler.extract.article import Article
 from crawler.extract.attachments import _attachments
-from crawler.extract.bylines import _looks_like_account, body_lines, is_account
+from crawler.extract.bylines import (
+    _looks_like_account,
+    body_lines,
+    is_account,
+    is_declared_author,
+)
+from crawler.extract.language import _language
 from crawler.extract.page import (
     _DATE_LINE,
     _FURNITURE_LINES,
@@ -102,7 +108,12 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
         article.attachments = _attachments(links)
     if article.author is None and article.source is None:
         candidate = normalize_space(metadata.author or "")
-        if candidate and not is_account(candidate, ex.not_authors):
+        if metadata.author_is_declared:
+            accepted = is_declared_author(candidate, ex.not_authors)
+        else:  # an element marked as the byline: often the CMS account that posted
+            vietnamese = _language(root, article.text, ex.profile) == "vi"
+            accepted = not is_account(candidate, ex.not_authors, strict=vietnamese)
+        if candidate and accepted:
             article.author = candidate
 
 

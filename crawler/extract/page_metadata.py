@@ -65,6 +65,11 @@ class PageMetadata:
 
         return self._declared.title or metadata.extract_title(self.root)
 
+    @property
+    def author_is_declared(self) -> bool:
+        """Whether :attr:`author` comes from the page's meta tags or JSON-LD."""
+        return bool(self._declared.author)
+
     @cached_property
     def author(self) -> str | None:
         """The declared author, else the text of the first element the template marks as the
