@@ -280,8 +280,8 @@ def _report_lines(result) -> list[str]:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--portal",
-    help="Use this portal's profile (default: a bundled template recognised from the page when "
-    "--url is given, else generic extraction).",
+    help="Use this portal's profile (default with --url: a bundled template recognised from "
+    "the page, else generic extraction in the language and time zone of the page and its host).",
 )
 @click.option("--url", help="The page's URL (resolves relative links and the canonical URL).")
 def extract(file: Path, portal: str | None, url: str | None) -> None:
@@ -304,14 +304,15 @@ def extract(file: Path, portal: str | None, url: str | None) -> None:
 
 
 def _profile_recognised_or_none(file: Path, url: str):
-    """The profile of a bundled template the page itself is recognised as, else None."""
+    """The profile a crawl of ``url`` would build from this page: a bundled template it is
+    recognised as, else the generic rules with the language, time zone and date order the page
+    and its host tell (not Vietnamese defaults). None without an http(s) URL."""
     from crawler.extract import decode_html
-    from crawler.profiles import recognise_templates
-    from crawler.recognise import HomePage, normalise_portal_url, profile_for_home
+    from crawler.recognise import HomePage, looks_like_url, normalise_portal_url, profile_for_home
 
-    html = decode_html(file.read_bytes())
-    if not url.startswith(("http://", "https://")) or not recognise_templates(html):
+    if not looks_like_url(url):
         return None
+    html = decode_html(file.read_bytes())
     return profile_for_home(HomePage(normalise_portal_url(url), url, html))
 
 

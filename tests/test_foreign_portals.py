@@ -242,3 +242,19 @@ def test_an_author_the_page_declares_is_kept_unless_it_is_an_account(declared, a
     from crawler.extract.bylines import is_declared_author
 
     assert is_declared_author(declared) is accepted
+
+
+def test_extract_with_a_url_reads_the_page_in_its_own_language_and_time_zone(replicas):
+    """``govarchive extract FILE --url URL`` on a page of no bundled template: English, the
+    time printed with its offset kept in London time, not Vietnamese defaults."""
+    import json
+
+    host, folder, _ = replicas["wordpress-council"]
+    path = "/2024/06/14/council-signs-the-armed-forces-covenant/"
+    page = folder / "pages" / "2024" / "06" / "14" / "council-signs-the-armed-forces-covenant.html"
+    result = govarchive("extract", str(page), "--url", host + path)
+    assert result.returncode == 0, result.stderr
+    article = json.loads(result.stdout)
+    assert article["title"] == "Council signs the Armed Forces Covenant"
+    assert article["published_at"] == "2024-06-14T11:00:00+01:00"
+    assert article["language"] == "en" and article["author"] == "Communications team"
