@@ -122,20 +122,19 @@ class ArticlesMixin:
     def _stored_states(self, urls: set[str]) -> dict[str, tuple]:
         param = [_json_list(urls)]
         in_urls = "IN (SELECT value FROM json_each(?))"
-        images: dict[str, list[tuple]] = {}
-        for article_url, *image in self.db.execute(
-            f"SELECT article_url, {', '.join(_IMAGE_FIELDS)} FROM images "
-            f"WHERE article_url {in_urls} ORDER BY article_url, position",
-            param,
-        ):
-            images.setdefault(article_url, []).append(tuple(image))
-        attachments: dict[str, list[tuple]] = {}
-        for article_url, *attachment in self.db.execute(
-            f"SELECT article_url, {', '.join(_ATTACHMENT_FIELDS)} FROM attachments "
-            f"WHERE article_url {in_urls} ORDER BY article_url, position",
-            param,
-        ):
-            attachments.setdefault(article_url, []).append(tuple(attachment))
+
+        def by_article(table: str, fields: tuple[str, ...]) -> dict[str, list[tuple]]:
+            rows: dict[str, list[tuple]] = {}
+            for article_url, *values in self.db.execute(
+                f"SELECT article_url, {', '.join(fields)} FROM {table} "
+                f"WHERE article_url {in_urls} ORDER BY article_url, position",
+                param,
+            ):
+                rows.setdefault(article_url, []).append(tuple(values))
+            return rows
+
+        images = by_article("images", _IMAGE_FIELDS)
+        attachments = by_article("attachments", _ATTACHMENT_FIELDS)
         return {
             url: (tuple(content), tuple(images.get(url, ())), tuple(attachments.get(url, ())))
             for url, *content in self.db.execute(
