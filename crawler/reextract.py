@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -151,22 +152,37 @@ def reextract(
     profiles = {name: load_profile(name) for name in sorted({p for p, _ in files})}
     if generic_requested():  # GOVARCHIVE_GENERIC_EXTRACTION=1: measure the generic path
         profiles = {name: generic_profile(profile) for name, profile in profiles.items()}
-    captures = article_captures(data_dir, profiles, files)
-    result.records = len(captures)
-    listing_dates = _listing_dates(data_dir / "archive.db")
-    # Keep a file's records together, in offset order: each worker reads forward through a file.
-    work = sorted(
-        (
-            (p, pointer, listing_dates.get(pointer.target_uri))
-            for (p, _), pointer in captures.items()
-        ),
-        key=lambda item: (item[1].filename, item[1].offset),
-    )
     workers = workers or os.cpu_count() or 1
-    pending_rows: list[dict] = []
-    with Archive(data_dir / "archive.db") as archive:
+    with ExitStack() as stack:
+        pool = None
+        if workers > 1 and profiles:
+            # Spawned, not forked: a forked worker inherits the parent's end of the task pipe
+            # and would wait on it forever if `reextract` were killed. Started before the scan
+            # below, so the workers start and import the extractor while the main process
+            # reads the WARC files, rather than after.
+            spawn = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(ProcessPoolExecutor(
+                workers, mp_context=spawn, initializer=_init_worker, initargs=(profiles,)
+            ))  # fmt: skip
+            for _ in range(workers):
+                pool.submit(_warm_up, next(iter(profiles)))
+        captures = article_captures(data_dir, profiles, files)
+        result.records = len(captures)
+        listing_dates = _listing_dates(data_dir / "archive.db")
+        # Keep a file's records together, in offset order: each worker reads forward in a file.
+        work = sorted(
+            (
+                (p, pointer, listing_dates.get(pointer.target_uri))
+                for (p, _), pointer in captures.items()
+            ),
+            key=lambda item: (item[1].filename, item[1].offset),
+        )
+        archive = stack.enter_context(Archive(data_dir / "archive.db"))
+        pending_rows: list[dict] = []
 
-        def store(rows: list[dict]) -> None:
+        def store(chunk_result: tuple[list[dict], list[str]]) -> None:
+            rows, failures = chunk_result
+            result.failures.extend(failures)
             pending_rows.extend(rows)
             if len(pending_rows) >= batch_size:
                 flush()
@@ -177,31 +193,26 @@ def reextract(
             result.articles += len(pending_rows)
             pending_rows.clear()
 
-        if workers == 1:
+        if pool is None:
             _init_worker(profiles)
             for chunk in _chunks(work, CHUNK_SIZE):
-                rows, failures = extract_chunk(data_dir, chunk)
-                result.failures.extend(failures)
-                store(rows)
+                store(extract_chunk(data_dir, chunk))
         else:
-            # Spawned, not forked: a forked worker inherits the parent's end of the task pipe
-            # and would wait on it forever if `reextract` were killed.
-            spawn = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker,
-                                     initargs=(profiles,)) as pool:  # fmt: skip
-                in_flight: set[Future] = set()
-                for chunk in _chunks(work, CHUNK_SIZE):
-                    if len(in_flight) >= 2 * workers:
-                        done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                        for future in done:
-                            rows, failures = future.result()
-                            result.failures.extend(failures)
-                            store(rows)
-                    in_flight.add(pool.submit(extract_chunk, data_dir, chunk))
-                for future in in_flight:
-                    rows, failures = future.result()
-                    result.failures.extend(failures)
-                    store(rows)
+            in_flight: set[Future] = set()
+            for chunk in _chunks(work, CHUNK_SIZE):
+                if len(in_flight) >= 2 * workers:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        store(future.result())
+                in_flight.add(pool.submit(extract_chunk, data_dir, chunk))
+            for future in in_flight:
+                store(future.result())
         if pending_rows:
             flush()
     return result
+
+
+def _warm_up(portal: str) -> None:
+    """Import what extracting ``portal``'s pages needs (trafilatura, on the generic path)."""
+    page = b"<html><head><title>warm-up</title></head><body><p>warm-up</p></body></html>"
+    extract_article(page, "http://localhost/", _worker_profiles[portal])
