@@ -11,8 +11,8 @@ import click
 
 from crawler.cli_archive import ARCHIVE_COMMANDS
 from crawler.cli_common import DATA_OPTION, load_profile_or_exit
+from crawler.exit_codes import EXIT_USAGE
 from crawler.profiles import ProfileError, available_profiles, load_profile
-from crawler.run import EXIT_USAGE
 
 
 def _check_inputs_or_exit(data_dir: Path, overrides: dict[str, str]) -> None:
@@ -214,7 +214,8 @@ def _execute_crawl(
     portal, data_dir, base_url, max_articles, full, settings, defaults, generic=False, quiet=False
 ):
     from archive.lock import LockHeld
-    from crawler.run import EXIT_LOCKED, run_crawl
+    from crawler.exit_codes import EXIT_LOCKED
+    from crawler.run import run_crawl
 
     profile = load_profile_or_exit(portal, base_url, generic, quiet)
     overrides = _run_settings_or_exit(data_dir, defaults, settings, full)

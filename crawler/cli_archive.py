@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from crawler.cli_common import DATA_OPTION, load_profile_or_exit, since_option
+from crawler.exit_codes import EXIT_USAGE
 from crawler.profiles import ProfileError
-from crawler.run import EXIT_USAGE
 
 
 @click.command()
@@ -214,7 +214,7 @@ def merge(sources: tuple[Path, ...], data_dir: Path) -> None:
     from archive.lock import LockHeld
     from archive.merge import merge_archives
     from archive.store import ArchiveError
-    from crawler.run import EXIT_LOCKED
+    from crawler.exit_codes import EXIT_LOCKED
 
     try:
         report = merge_archives(sources, data_dir)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from crawler.exit_codes import EXIT_USAGE
 from crawler.profiles import ProfileError, load_profile
-from crawler.run import EXIT_USAGE
 
 DATA_OPTION = click.option(
     "--data",

@@ -42,8 +42,8 @@ _LABELS = re.compile(
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"\s*[|•·]\s*")
-_SPACE = re.compile(r"\s+")
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE_CHARS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS), None)
 
 
 def normalize_space(text: str) -> str:
@@ -52,8 +52,13 @@ def normalize_space(text: str) -> str:
     Vietnamese text arrives both precomposed and with combining marks; NFC makes the two spell
     the same so that comparisons and searches agree.
     """
-    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
-    return _SPACE.sub(" ", text).strip()
+    # Called for every line of every page: the checks below skip the work most lines don't need
+    # (str.translate alone walked every character through a dict).
+    if not text.isascii():
+        if any(ch in text for ch in _INVISIBLE_CHARS):
+            text = text.translate(_INVISIBLE)
+        text = unicodedata.normalize("NFC", text)
+    return " ".join(text.split())  # str.split() and re's \s agree on what Unicode calls space
 
 
 def clean_raw(text: str) -> str:

@@ -128,15 +128,29 @@ def _is_page(url: str) -> bool:
     return parts.scheme in ("http", "https") and splitext(parts.path)[1].lower() not in NOT_PAGES
 
 
+#: A path that is a script routing by its query (``index.php``, ``News.aspx``, the site root):
+#: the query names the section (``?CatID=5``, ``?view=category&id=8``).
+_SCRIPT_PATH = re.compile(r"(?:^/?$|\.(?:php\d?|aspx?|jspx?|cfm|cgi|do|pl)$)", re.IGNORECASE)
+
+
 def section_url(portal_url: str, profile: Profile) -> str:
     """The section a listing page belongs to: its URL without the pager's part.
 
-    A query-string pager (Liferay's ``_101_cur=N``) is dropped with the whole query; a path
-    pager (``/page/3``) is cut where the profile's page-number pattern matches.
+    A query-string pager (Liferay's ``_101_cur=N``) is dropped with the whole query, unless the
+    path is a script that the query routes (``News.aspx?CatID=5&page=2``): then only the
+    page number goes. A path pager (``/page/3``) is cut where the profile's page-number
+    pattern matches.
     """
     parts = urlsplit(canonical_url(portal_url))
     if profile.is_listing(portal_url):
         path = parts.path
+        if parts.query and _SCRIPT_PATH.search(path):
+            query = "&".join(
+                item
+                for item in parts.query.split("&")
+                if item and not profile.listing_pattern.search(f"?{item}")
+            )
+            return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
         if profile.page_number_pattern is not None:
             match = profile.page_number_pattern.search(path)
             if match:

@@ -22,7 +22,8 @@ crawl needs ``if __name__ == "__main__":``: spawned workers import the script ag
 (the workers run the same pure :func:`crawler.extract.extract_article` on the same bytes, and a
 test crawls the demo replica both ways). ``GOVARCHIVE_GENERIC_EXTRACTION`` (or the environment
 variable of that name, for ``govarchive reextract``) ignores the profile's CSS selectors, so
-that benchmarks can measure the generic trafilatura path on a portal that has selectors.
+that benchmarks can measure the generic trafilatura path on a portal that has selectors
+(:mod:`crawler.generic_extraction`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
@@ -43,6 +43,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred, DeferredSemaphore
 
 from crawler.extract import Article, extract_article
+from crawler.generic_extraction import GENERIC_ENV, generic_profile, generic_requested
 from crawler.profiles import Profile, Selectors
 
 if TYPE_CHECKING:
@@ -63,31 +64,12 @@ __all__ = [
     "shared_workers",
 ]
 
-#: Environment variable with the same meaning as the ``GOVARCHIVE_GENERIC_EXTRACTION`` setting.
-GENERIC_ENV = "GOVARCHIVE_GENERIC_EXTRACTION"
 _SPIDER_ATTRIBUTE = "_govarchive_extraction_pool"
 #: Pools replaced after a worker died, before the crawl falls back to inline extraction.
 MAX_RESTARTS = 3
 #: Pages extracted inline before the workers start: a routine incremental crawl that finds a
 #: handful of new articles never pays the ~1 s of CPU per worker that starting them costs.
 INLINE_FIRST = 20
-
-
-def generic_profile(profile: Profile) -> Profile:
-    """``profile`` without its CSS selectors: extraction takes the generic trafilatura path.
-
-    Links, dates and byline rules stay. The config hash changes, so rows extracted this way say
-    so in their ``extractor`` column and never pass for profile extractions.
-    """
-    return replace(profile, selectors=Selectors(), config_hash=f"{profile.config_hash}+generic")
-
-
-def generic_requested(setting: Any = None) -> bool:
-    """Whether generic extraction was asked for, by setting value or by environment variable."""
-    return any(
-        str(value).strip().lower() in ("1", "true", "yes", "on")
-        for value in (setting, os.environ.get(GENERIC_ENV))
-    )
 
 
 def default_workers() -> int:

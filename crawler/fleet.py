@@ -33,18 +33,12 @@ from scrapy.crawler import CrawlerProcess
 
 from archive.lock import DataDirLock
 from archive.store import CRAWL_COUNTS, Archive
+from crawler.exit_codes import EXIT_OK, EXIT_USAGE
 from crawler.extraction_pool import shared_workers
 from crawler.fatal import DiskReserve, stop_crawl
 from crawler.profiles import Profile, ProfileError, load_profile
 from crawler.recognise import UnreachablePortal, profile_for_url
-from crawler.run import (
-    EXIT_OK,
-    EXIT_USAGE,
-    CrawlResult,
-    crawl_settings,
-    file_log_handler,
-    recover,
-)
+from crawler.run import CrawlResult, crawl_settings, file_log_handler, recover
 from crawler.spiders.portal import PortalSpider
 
 logger = logging.getLogger(__name__)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from crawler.run import EXIT_LOCKED, EXIT_USAGE, LOG_FILE
+from crawler.exit_codes import EXIT_LOCKED, EXIT_USAGE
+from crawler.run import LOG_FILE
 
 
 def crawl_fleet(

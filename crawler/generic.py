@@ -10,7 +10,9 @@ What the web does, not what one portal does:
   article pattern, with the groups that number their items or are printed with dates (and
   the items of the feed the page announces, see :func:`article_pattern`). A numeric id in the
   segment becomes the article id, so the same article under several section paths is fetched
-  once. Item URLs may end with a slash.
+  once. Item URLs may end with a slash. A script may name the item in its query instead
+  (``detail.aspx?ItemID=123``, ``index.php?option=com_content&view=article&id=42:title``): the
+  links to one path with the same parameters, one of them a number that differs link to link.
 * **Listings** are the sections discovery finds, walked from their first page through pager
   links: a page-number query parameter (``page=2``,
   ``_101_cur=2``, ``trang=2``, ``start=20``) or path (``/page/2``, ``/trang-2``).
@@ -27,7 +29,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 from lxml import html as lxml_html
 
@@ -46,7 +48,8 @@ FILE_EXTENSIONS = (
 PAGE_EXTENSIONS = ("html", "htm", "aspx", "asp", "php", "jsp", "shtml", "cfm")
 
 #: Query parameters and path forms that number a listing's pages.
-PAGE_PARAM = r"(?:[?&](?:[\w.-]*?(?:page|cur|pg|trang|paged|pagina|seite|start|offset|p))=(\d+))"
+_PAGE_PARAM_NAME = r"[?&][\w.-]*?(?:page|cur|pg|trang|paged|pagina|seite|start|offset|p)"
+PAGE_PARAM = rf"(?:{_PAGE_PARAM_NAME}=(\d+))"
 PAGE_PATH = r"(?:/(?:page|trang|p|pages|pagina|seite)[/-](\d+)/?$)"
 LISTING_PATTERN = PAGE_PARAM + "|" + PAGE_PATH
 PAGE_NUMBER_PATTERN = (
@@ -189,6 +192,8 @@ _SHAPE_REGEX = {
 }
 #: Shapes that number their items: a group of them is articles even when it is not the largest.
 _ID_SHAPES = ("id-first", "id-last", "id")
+#: A query value naming an item: a number, perhaps followed by its slug (``42:title``).
+_QUERY_ID = re.compile(r"\d{2,}(?=$|[-:_])")
 
 
 def article_pattern(links: list[str], dated: set[str] | frozenset[str] = frozenset()) -> str | None:
@@ -202,11 +207,16 @@ def article_pattern(links: list[str], dated: set[str] | frozenset[str] = frozens
     group ``id``, ``id2``...; the portal's article id is whichever matched.
     """
     groups: dict[tuple, set[str]] = defaultdict(set)
+    by_query: dict[tuple, set[str]] = defaultdict(set)
     excluded = [re.compile(p) for p in EXCLUDE_PATTERNS]
     pager = re.compile(LISTING_PATTERN)
     for link in links:
         parts = urlsplit(link)
-        if parts.query or any(p.search(link) for p in excluded) or pager.search(link):
+        if any(p.search(link) for p in excluded) or pager.search(link):
+            continue
+        if parts.query:
+            names = frozenset(name for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+            by_query[(parts.path or "/", names)].add(link)
             continue
         segments = [s for s in parts.path.split("/") if s]
         if not segments:
@@ -220,12 +230,16 @@ def article_pattern(links: list[str], dated: set[str] | frozenset[str] = frozens
         elif parent:
             parent = re.escape(parent)
         groups[(*shape, parent)].add(link)
+    for (path, _), members in by_query.items():
+        key = _query_key(path, members)
+        if key is not None:
+            groups[key] = members
     ranked = sorted(
         groups.items(), key=lambda item: (len(item[1]), len(item[1] & dated)), reverse=True
     )
     if not ranked or len(ranked[0][1]) < MIN_ARTICLE_LINKS:
         return None
-    (kind, ext, _), _ = ranked[0]
+    kind, ext = ranked[0][0][:2]
     chosen = (
         [ranked[0]]
         + [
@@ -237,7 +251,8 @@ def article_pattern(links: list[str], dated: set[str] | frozenset[str] = frozens
             )
             # Shaped like the articles, under another section, and printed with a date:
             # /press-releases/slug/ beside /news/slug/ (WordPress's /%category%/%postname%/).
-            or (key[:2] == (kind, ext) and members & dated)
+            # (A script's other parameters are another shape: view=category, not view=article.)
+            or (kind != "query" and key[:2] == (kind, ext) and members & dated)
         ]
     )
     alternatives = [
@@ -249,7 +264,50 @@ def article_pattern(links: list[str], dated: set[str] | frozenset[str] = frozens
     return rf"^https?://[^/?#]+{body}/?$"
 
 
+def _query_key(path: str, members: set[str]) -> tuple | None:
+    """The shape of links to one script that name their item in the query (``?ItemID=123``,
+    ``index.php?option=com_content&view=article&id=42:title``), or None.
+
+    The item's parameter is the one whose values are numbers (an id, perhaps followed by a
+    slug) that differ from link to link, the most varied if several do (``id`` over ``catid``).
+    Parameters with one word for value in every link (``view=article``) are part of the shape,
+    so a script's other views (``view=category``) are not articles; numbers that stay the same
+    (Joomla's menu ``Itemid``) are context, not shape.
+    """
+    values: dict[str, list[str]] = defaultdict(list)
+    for link in members:
+        for name, value in parse_qsl(urlsplit(link).query, keep_blank_values=True):
+            values[name].append(value)
+    best = None
+    for name, found in values.items():
+        ids = [match.group(0) for match in map(_QUERY_ID.match, found) if match]
+        if len(ids) < len(members) or not any(len(i) >= 3 for i in ids):
+            continue
+        rank = (len(set(ids)), max(map(int, ids)))
+        if rank[0] >= 0.8 * len(members) and (best is None or rank > best[0]):
+            best = (rank, name)
+    if best is None:
+        return None
+    fixed = tuple(
+        sorted(
+            (name, found[0])
+            for name, found in values.items()
+            if len(found) == len(members) and len(set(found)) == 1 and not found[0].isdigit()
+        )
+    )
+    return ("query", path, best[1], fixed)
+
+
+def _query_regex(key: tuple, id_name: str) -> str:
+    _, path, name, fixed = key
+    shape = "".join(rf"(?=(?:[^#]*&)?{re.escape(n)}={re.escape(v)}(?:&|$))" for n, v in fixed)
+    item = rf"(?:[^#]*&)?{re.escape(name)}=(?P<{id_name}>\d+)[^&#]*(?:&[^#]*)?"
+    return rf"{re.escape(path)}(?![^#]*{_PAGE_PARAM_NAME}=\d)\?{shape}{item}"
+
+
 def _group_regex(key: tuple, members: set[str], id_name: str) -> str:
+    if key[0] == "query":
+        return _query_regex(key, id_name)
     kind, ext, parent = key
     depths = Counter(len([s for s in urlsplit(m).path.split("/") if s]) for m in members)
     last = _SHAPE_REGEX[kind].format(id=id_name) + (re.escape("." + ext) if ext else "")

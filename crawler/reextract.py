@@ -26,7 +26,7 @@ from archive.store import Archive
 from archive.warc import WarcPointer, iter_records, read_capture
 from crawler.extract import extract_article, not_an_article
 from crawler.extract.markers import ARTICLE, page_kind
-from crawler.extraction_pool import generic_profile, generic_requested
+from crawler.generic_extraction import generic_profile, generic_requested
 from crawler.items import article_row
 from crawler.profiles import Profile, load_profile
 

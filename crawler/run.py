@@ -21,14 +21,10 @@ from scrapy.settings import Settings
 from archive.lock import DataDirLock
 from archive.store import CRAWL_COUNTS, Archive, ArchiveError
 from archive.warc import repair_open_files
+from crawler.exit_codes import EXIT_ERRORS, EXIT_OK
 from crawler.fatal import CrawlLogHandler, DiskReserve, crawl_failure, stop_crawl
 from crawler.profiles import Profile
 from crawler.spiders.portal import PortalSpider
-
-EXIT_OK = 0
-EXIT_ERRORS = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 3
 
 LOG_FILE = Path("logs") / "govarchive.log"
 LOG_FORMAT = "%(asctime)s [%(name)s] %(levelname)s: %(message)s"

@@ -2,10 +2,10 @@
 
 ``ground_truth.jsonl`` holds one JSON object per article: ``url`` (the portal's URL),
 ``title`` (as the page prints it) and ``published`` (ISO 8601: a day, or a moment with its
-offset). A row matches an article by URL (trailing slash, scheme and ``www.`` aside); its
-title must equal the printed one (whitespace normalised) and its ``published_at`` must fall
-on the same day in the portal's local time (the day of the truth's own offset, or the day
-printed when the truth gives only a day).
+offset). A row matches an article by URL (trailing slash, scheme, ``www.`` and the order of
+query parameters aside); its title must equal the printed one (whitespace normalised) and its
+``published_at`` must fall on the same day in the portal's local time (the day of the truth's
+own offset, or the day printed when the truth gives only a day).
 
 Prints one JSON line: coverage, titles and dates in percent, and a few failing examples.
 Usage: ``python scripts/eval_truth.py DATA_DIR GROUND_TRUTH.jsonl [--portal NAME]``
@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 def url_key(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").removeprefix("www.")
-    query = f"?{parts.query}" if parts.query else ""
+    # Parameters in any order, as rows store them sorted (crawler.urls.canonical_url).
+    items = sorted(item for item in parts.query.replace("&amp;", "&").split("&") if item)
+    query = f"?{'&'.join(items)}" if items else ""
     return f"{host}{parts.path.rstrip('/')}{query}"
 
 

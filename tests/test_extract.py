@@ -12,12 +12,14 @@ from __future__ import annotations
 import csv
 import json
 import pickle
+import re
 import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from crawler.dates import normalize_space
 from crawler.extract import (
     Article,
     Attachment,
@@ -28,6 +30,7 @@ from crawler.extract import (
     is_person_name,
     parse_byline,
 )
+from crawler.extract.decoding import to_nfc
 from crawler.profiles import load_profile
 from crawler.replica import DEMO_REPLICA
 
@@ -383,6 +386,24 @@ def test_decoding_honours_bom_and_meta_charset():
     assert decode_html(b"<p>caf\xe9</p>") == "<p>café</p>"
     # UTF-8 with one broken byte stays UTF-8 (the byte becomes U+FFFD).
     assert decode_html("<p>Hà Nội ".encode() + b"\xff</p>") == "<p>Hà Nội \ufffd</p>"
+
+
+def test_text_is_composed_and_spaced_as_the_plain_definitions_say():
+    """decode_html's NFC (a line at a time) and normalize_space (checks before work) are
+    shortcuts: they give exactly what the one-line definitions give."""
+    samples = [
+        "Hà Nô\u0323i\n<p>ascii line</p>\r\nTha\u0300nh pho\u0302\u0301\n\u0301 at a line start",
+        "a\u00a0 b\u2003c\u200b d\u00ad e\u3000f\x1c\x1dg\x85h\u2028i\tj\n",
+        "\ufeffGia\u0301m \u2060đô\u0301c\u200d  ",
+        "   plain  ascii\t text  ",
+        "",
+    ]
+    for text in samples:
+        assert to_nfc(text) == unicodedata.normalize("NFC", text)
+        plain = unicodedata.normalize(
+            "NFC", re.sub("[\u200b\u200c\u200d\u2060\ufeff\u00ad]", "", text)
+        )
+        assert normalize_space(text) == re.sub(r"\s+", " ", plain).strip()
 
 
 # -- the result is a plain, deterministic value -----------------------------------------------

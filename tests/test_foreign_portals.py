@@ -1,7 +1,8 @@
 """The URL form on CMSs and languages the Vietnamese replicas do not cover.
 
-Two portals written as WordPress and Drupal write their pages (tests/fixtures/foreign/
-make_portals.py: an English council on WordPress, a French ministry on Drupal), crawled over
+Portals written as WordPress, Drupal and Joomla write their pages (tests/fixtures/foreign/
+make_portals.py: an English council on WordPress, a French ministry on Drupal, a Spanish
+ministry on Joomla whose URLs are all ``index.php`` and a query), crawled over
 HTTP on 127.0.0.1 exactly as a user would (``govarchive crawl https://host --base-url ...``,
 no profile) and scored against their ground truth: coverage, titles and dates.
 """
@@ -118,6 +119,79 @@ def test_drupal_ministry_in_french(replicas, tmp_path):
     assert any("/node/" in url for url in rows) and "1er avril 2024" in rows.values()
     host = "https://www.ministere-exemple.gouv.fr"
     assert {f"{host}/actualites", f"{host}/communiques-de-presse"} <= sections(tmp_path)
+
+
+def test_joomla_ministry_whose_urls_are_a_script_and_its_query(replicas, tmp_path):
+    """Articles are ``index.php?option=com_content&view=article&id=158:slug&...``, categories
+    the same script with ``view=category``, paged with ``&limitstart=6``."""
+    figures, _ = crawl(replicas, "joomla-ministerio", tmp_path)
+    assert figures["coverage"] >= 90 and figures["titles"] >= 95 and figures["dates"] >= 95, figures
+    with sqlite3.connect(tmp_path / "archive.db") as db:
+        rows = db.execute(
+            "select category, author, language from articles where category is not null"
+        ).fetchall()
+    # The breadcrumb's section (not "Inicio", not the title it ends with); the author
+    # declared in schema.org microdata, a press office.
+    assert {row[0] for row in rows} == {"Noticias", "Notas de prensa"}
+    assert {row[1:] for row in rows} == {("Gabinete de Comunicación", "es")}
+    # Each category is one section, under its own query: its pages (&limitstart=6) are its
+    # own, not one "/index.php" section for the whole site.
+    host = "https://www.ministerio-ejemplo.gob.es"
+    blogs = {url for url in sections(tmp_path) if "view=category" in url}
+    assert blogs == {
+        f"{host}/index.php?Itemid=102&id=8&layout=blog&option=com_content&view=category",
+        f"{host}/index.php?Itemid=103&id=9&layout=blog&option=com_content&view=category",
+    }
+
+
+def test_items_named_in_the_query():
+    """A script that names its item in the query: the number that differs link to link, under
+    the parameters every item link carries; the script's other views and its pagers are not
+    articles."""
+    joomla = [
+        f"https://x.gob.es/index.php?option=com_content&view=article&id={n}:titulo-{n}&catid=8&Itemid=102"
+        for n in (158, 161, 164, 170)
+    ] + [
+        "https://x.gob.es/index.php?option=com_content&view=category&layout=blog&id=8&Itemid=102",
+        "https://x.gob.es/index.php?option=com_content&view=category&layout=blog&id=9&Itemid=103",
+    ]
+    pattern = re.compile(article_pattern(joomla, dated=set(joomla)))
+    assert pattern.search(joomla[0]).group("id") == "158"
+    # The parameters in any order (rows store them sorted), another menu item's Itemid.
+    assert pattern.search(
+        "https://x.gob.es/index.php?Itemid=101&catid=9&id=171:otro&option=com_content&view=article"
+    )
+    assert not pattern.search(joomla[-1])
+    assert not pattern.search(joomla[0] + "&limitstart=1")  # a page of a long article
+    aspnet = [f"https://so.gov.vn/tin-tuc/chi-tiet.aspx?ItemID={n}" for n in (4121, 4130, 4133)]
+    aspnet += [f"https://so.gov.vn/tin-tuc.aspx?CatID={n}" for n in (5, 6, 7, 8)]
+    pattern = re.compile(article_pattern(aspnet))
+    assert [bool(pattern.search(link)) for link in aspnet] == [True] * 3 + [False] * 4
+
+
+def test_the_section_of_a_query_pager_is_its_script_and_query():
+    from crawler.discovery import section_url
+
+    joomla = profile_for_tables("https://x.gob.es")
+    assert section_url("https://x.gob.es/index.php?view=category&id=8&limitstart=12", joomla) == (
+        "https://x.gob.es/index.php?id=8&view=category"
+    )
+    assert section_url("https://x.gob.es/news.aspx?CatID=5&page=3", joomla) == (
+        "https://x.gob.es/news.aspx?CatID=5"
+    )
+    # A path that names the section itself keeps only its path (Liferay's portlet pager).
+    liferay = "https://x.gob.es/tin-tuc?p_p_id=101&p_p_lifecycle=0&_101_cur=3"
+    assert section_url(liferay, joomla) == "https://x.gob.es/tin-tuc"
+
+
+def profile_for_tables(base: str):
+    """The generic rules a crawl of ``base`` would use (no home page needed for these)."""
+    from crawler.generic import infer_profile_tables
+    from crawler.profiles import profile_from_tables
+
+    tables = {"portal": {"name": "x", "base_url": base}}
+    tables = infer_profile_tables(base + "/", "<html></html>", tables)
+    return profile_from_tables(tables, base)
 
 
 def test_probe_on_a_drupal_portal(replicas, tmp_path):

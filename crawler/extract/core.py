@@ -14,7 +14,6 @@ Either way the HTML is parsed once with lxml.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -26,7 +25,7 @@ from crawler.extract.article import (
     FELL_BACK_TO_GENERIC,
     Article,
 )
-from crawler.extract.decoding import _looks_binary, decode_html
+from crawler.extract.decoding import _looks_binary, decode_html, to_nfc
 from crawler.extract.generic_path import _trafilatura_version, extract_generic
 from crawler.extract.language import _language
 from crawler.extract.page import _base_url, _canonical
@@ -123,7 +122,7 @@ class Extraction:
         if isinstance(html, (bytes, bytearray)):
             text = decode_html(html)
         else:
-            text = unicodedata.normalize("NFC", str(html))
+            text = to_nfc(str(html))
         if _looks_binary(text):
             return self._finish(article)
         root = _parse(text)

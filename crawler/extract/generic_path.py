@@ -70,7 +70,7 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
     article.date_source = source or ("metadata" if iso else None)
 
     crumbs = _breadcrumbs(root)
-    article.category = _breadcrumb_category(root, crumbs)
+    article.category = _breadcrumb_category(root, crumbs, article.title)
     if not article.category and metadata.categories:
         article.category = normalize_space(metadata.categories[0]) or None
 

@@ -162,7 +162,9 @@ class DiscoveryMixin:
                 yield FetchNote(key, cut, now_iso())
             if cut is not None:
                 continue
-            meta = {"section": key, "depth": depth, PROBE: True, "found_via": via}
+            # The section under its canonical URL (query sorted), as its pager links name it.
+            section = section_of(key, self.profile)
+            meta = {"section": section, "depth": depth, PROBE: True, "found_via": via}
             yield self._listing_request(url, meta)
 
     def _archive_reader(self) -> Archive:
