@@ -128,9 +128,10 @@ def _is_page(url: str) -> bool:
     return parts.scheme in ("http", "https") and splitext(parts.path)[1].lower() not in NOT_PAGES
 
 
-#: A path that is a script routing by its query (``index.php``, ``News.aspx``, the site root):
-#: the query names the section (``?CatID=5``, ``?view=category&id=8``).
-_SCRIPT_PATH = re.compile(r"(?:^/?$|\.(?:php\d?|aspx?|jspx?|cfm|cgi|do|pl)$)", re.IGNORECASE)
+#: A path that is a script routing by its query (``index.php``, ``News.aspx``): the query names
+#: the section (``?CatID=5``, ``?view=category&id=8``). Not the site root: a portlet pager on a
+#: home page (``/?p_p_id=101&_101_cur=2``) pages the home page.
+_SCRIPT_PATH = re.compile(r"\.(?:php\d?|aspx?|jspx?|cfm|cgi|do|pl)$", re.IGNORECASE)
 
 
 def section_url(portal_url: str, profile: Profile) -> str:

@@ -182,6 +182,7 @@ def test_the_section_of_a_query_pager_is_its_script_and_query():
     # A path that names the section itself keeps only its path (Liferay's portlet pager).
     liferay = "https://x.gob.es/tin-tuc?p_p_id=101&p_p_lifecycle=0&_101_cur=3"
     assert section_url(liferay, joomla) == "https://x.gob.es/tin-tuc"
+    assert section_url("https://x.gob.es/?p_p_id=101&_101_cur=2", joomla) == "https://x.gob.es/"
 
 
 def profile_for_tables(base: str):
