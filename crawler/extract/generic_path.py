@@ -118,8 +118,13 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
 
 
 #: Below this many characters, trafilatura's own extraction gets its fallbacks (readability,
-#: jusText), which rescue the short or empty texts of pages its rules misread.
-FALLBACK_BELOW_CHARS = 250
+#: jusText), which rescue the short or empty texts of pages its rules misread: most often a
+#: body in plain ``<div>``s (text pasted from a word processor) under a bold lead, of which the
+#: fast pass keeps only the lead. Measured by scripts/eval_text_f1.py on the 1,621 article
+#: pages of both replicas, against the templates' own extraction: F1 0.940 at 250 characters
+#: (9 % of pages rescued), 0.962 at 500 (13.5 %), 0.965 at 700 (16 %), 0.968 at 1,000 (20 %);
+#: trafilatura alone, with its fallbacks on every page, 0.924.
+FALLBACK_BELOW_CHARS = 500
 
 
 def _trafilatura(ex: Extraction, root: etree._Element) -> Any:
