@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from crawler.dates import normalize_space
@@ -31,6 +32,7 @@ from crawler.extract import (
     parse_byline,
 )
 from crawler.extract.decoding import to_nfc
+from crawler.extract.page_metadata import PageMetadata
 from crawler.profiles import load_profile
 from crawler.replica import DEMO_REPLICA
 
@@ -270,6 +272,19 @@ def test_generic_extraction_of_a_sotttt_page(sotttt):
     assert "Các tin khác" not in generic.text and "Tin tức nổi bật" not in generic.text
 
 
+def test_generic_extraction_finds_a_body_in_plain_divs_under_a_bold_lead(sotttt):
+    """trafilatura's fast pass keeps only this page's bold lead (685 characters): the body is a
+    run of ``<div>``s of pasted text with no ``<p>``. The page's long text runs add up to more
+    than twice the lead, so trafilatura's fallbacks run; they drop the short lines closing the
+    body, and the fast pass's byline and source lines are put back."""
+    with_profile = sotttt_page("3904396", sotttt)
+    generic = sotttt_page("3904396", None)
+
+    assert len(generic.text) > 5000
+    assert generic.text == with_profile.text
+    assert (generic.author, generic.source) == ("Lê Hải", "HNP")
+
+
 # -- bylines, sources and CMS accounts -------------------------------------------------------
 
 
@@ -316,6 +331,20 @@ def test_cms_accounts_and_roles_are_not_people(sotttt):
         assert is_account(account, sotttt.not_authors)
     assert not is_account("Phạm Văn Linh", sotttt.not_authors)
     assert is_person_name("Lê Xuân Hải")
+
+
+@pytest.mark.parametrize(
+    ("marked", "author"),
+    [
+        ("Thu Hằng - Trọng Toàn", "Thu Hằng, Trọng Toàn"),  # two reporters, as in a body line
+        ("ĐỨC THIỆN", "Đức Thiện"),
+        ("John Smith - Reuters", "John Smith"),  # a name and an outlet: trafilatura's reading
+    ],
+)
+def test_a_byline_the_template_marks_is_read_as_a_byline_line(marked, author):
+    page = f'<html><body><h1>T</h1><p class="AuthorArticle">{marked}</p></body></html>'
+    root = lxml.html.fromstring(page)
+    assert PageMetadata(root, "https://example.gov.vn/a").author == author
 
 
 def test_cms_account_with_a_persons_name_is_the_author_when_there_is_no_byline(sotttt):

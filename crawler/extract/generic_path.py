@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> None:
     """Fill ``article`` with trafilatura plus template-independent fixes."""
-    document = _trafilatura(ex, root)
+    document, superseded = _trafilatura(ex, root)
     # trafilatura's metadata, each field read only when our own rules find nothing
     metadata = PageMetadata(root, ex.url)
     skip = ex.skip_set(root)
@@ -80,6 +80,8 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
         walked = _Walker(ex.base, set()).walk(document.body)
         blocks, article.posted_by = _trim_generic(walked.blocks, article, crumbs)
         links = walked.links
+        if superseded is not None and superseded.body is not None:
+            blocks = _kept_edges(blocks, superseded, article, crumbs)
     lines = body_lines(blocks, article, None, ex.not_authors)
     sapo = _generic_sapo(root, skip)
     if _same(sapo, article.title):
@@ -117,28 +119,78 @@ def extract_generic(ex: Extraction, root: etree._Element, article: Article) -> N
             article.author = candidate
 
 
-#: Below this many characters, trafilatura's own extraction gets its fallbacks (readability,
-#: jusText), which rescue the short or empty texts of pages its rules misread: most often a
-#: body in plain ``<div>``s (text pasted from a word processor) under a bold lead, of which the
-#: fast pass keeps only the lead. Measured by scripts/eval_text_f1.py on the 1,621 article
-#: pages of both replicas, against the templates' own extraction: F1 0.940 at 250 characters
-#: (9 % of pages rescued), 0.962 at 500 (13.5 %), 0.965 at 700 (16 %), 0.968 at 1,000 (20 %);
-#: trafilatura alone, with its fallbacks on every page, 0.924.
-FALLBACK_BELOW_CHARS = 500
+#: Below this many characters the fast pass found nothing worth keeping: trafilatura's own
+#: extraction gets its fallbacks (readability, jusText), which rescue the empty or short texts of
+#: pages its rules misread.
+FALLBACK_BELOW_CHARS = 250
+
+#: A text run (one text node) this long is prose, a sentence or more, whatever element holds it.
+PROSE_RUN_CHARS = 100
+
+#: The fallbacks also run when the page's prose runs add up to more than this many times the
+#: fast text: at least as much prose lies outside what the fast pass kept as inside it. The
+#: usual case is a body in plain ``<div>``s (pasted from a word processor) under a bold lead in
+#: a ``<p>``, of which the fast pass keeps only the lead. Measured by scripts/eval_text_f1.py on
+#: the 1,621 article pages of both replicas, against the templates' own extraction: F1 0.971
+#: with 16 % of pages rerun, as with the fallbacks on every page (1.6 times the cost); a length
+#: threshold alone gave 0.962 at 500 characters (13.5 % rerun), 0.968 at 1,000 (20 %); runs of
+#: 150 characters, 0.9706 (14 %).
+PROSE_OUTSIDE_RATIO = 2.0
+
+_PROSE_RUNS = (
+    f"//body//text()[string-length(.) > {PROSE_RUN_CHARS}]"
+    "[not(parent::script or parent::style or parent::noscript or parent::textarea)]"
+)
 
 
-def _trafilatura(ex: Extraction, root: etree._Element) -> Any:
+def _missed_prose(root: etree._Element, text: str) -> bool:
+    """Whether the page holds much more prose than ``text``, the fast pass's output: a cheap
+    count of long text runs (a few tenths of a millisecond a page), so the fallbacks' cost is
+    only paid where they can find more."""
+    if len(text) < FALLBACK_BELOW_CHARS:
+        return True
+    prose = sum(len(run.strip()) for run in compiled_xpath(_PROSE_RUNS)(root))
+    return prose > PROSE_OUTSIDE_RATIO * len(text)
+
+
+def _trafilatura(ex: Extraction, root: etree._Element) -> tuple[Any, Any]:
     """trafilatura's own extraction first (``fast``), then with its fallback algorithms only
-    when the text came out short: they cost a third of its time on every page, and change
-    the result on few (measured on the sotttt replica: scripts/eval_extraction.py)."""
+    where the fast pass missed prose (:func:`_missed_prose`): they cost 1.6 times the fast
+    pass on every page, and change the result on few.
+
+    Returns the document to use and the fast pass's document when the rescue replaced it.
+    """
     ex.used_trafilatura = True
     document = _bare_extraction(ex, root, fast=True)
-    text = getattr(document, "text", None) or ""
-    if len(text) < FALLBACK_BELOW_CHARS:
+    if _missed_prose(root, getattr(document, "text", None) or ""):
         rescued = _bare_extraction(ex, root, fast=False)
         if document is None or rescued is not None:
-            return rescued
-    return document
+            return rescued, document
+    return document, None
+
+
+def _kept_edges(
+    blocks: list[_Block], superseded: Any, article: Article, crumbs: list[etree._Element]
+) -> list[_Block]:
+    """``blocks``, the fallbacks' text, with the lines the fast pass kept around the same body.
+
+    jusText and readability find the prose the fast pass missed but drop short lines as
+    boilerplate, and a body opens and closes with short lines: the lead above it, the byline
+    and the source below it ("Lê Hải", "(Nguồn HNP)"). The fast pass's lines before the first
+    line both texts share, and after the last, are put back where they were when the
+    fallbacks' text does not hold them; texts that share no line are about different things.
+    """
+    fast, _ = _trim_generic(_Walker("", set()).walk(superseded.body).blocks, article, crumbs)
+    kept = {b.text for b in blocks if b.image is None}
+    shared = [index for index, b in enumerate(fast) if b.image is None and b.text in kept]
+    if not shared:
+        return blocks
+    joined = "\n".join(kept)
+
+    def missing(edge: list[_Block]) -> list[_Block]:
+        return [b for b in edge if b.image is None and b.text not in joined]
+
+    return missing(fast[: shared[0]]) + blocks + missing(fast[shared[-1] + 1 :])
 
 
 def _bare_extraction(ex: Extraction, root: etree._Element, fast: bool) -> Any:

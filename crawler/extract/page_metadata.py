@@ -16,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from crawler.dates import normalize_space
+from crawler.extract.bylines import parse_byline
 from crawler.extract.parsing import compiled_xpath
 
 #: Elements a template marks as the byline, outside comments and sidebars: what trafilatura's
@@ -91,7 +92,9 @@ class PageMetadata:
     @cached_property
     def author(self) -> str | None:
         """The declared author, else the text of the first element the template marks as the
-        byline (see :data:`_MARKED_BYLINE_XPATH`), cleaned by trafilatura's author rules."""
+        byline (see :data:`_MARKED_BYLINE_XPATH`), read as a byline line is ("Thu Hằng - Trọng
+        Toàn" names two authors), else cleaned by trafilatura's author rules, which read
+        " - " as the start of an outlet's name and keep only "Thu Hằng"."""
         from trafilatura.metadata import normalize_authors
 
         if self._declared.author or self._microdata_author:
@@ -99,6 +102,9 @@ class PageMetadata:
         for el in compiled_xpath(_MARKED_BYLINE_XPATH)(self.root):
             content = normalize_space(" ".join(el.itertext()))
             if 2 < len(content) < 120:
+                byline = parse_byline(content)
+                if byline and byline.author:
+                    return byline.author
                 return normalize_authors(None, content)
         return None
 

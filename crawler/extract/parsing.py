@@ -75,8 +75,11 @@ def _text_of(el: etree._Element | None) -> str:
     return normalize_space(" ".join(el.itertext()))
 
 
+@lru_cache(maxsize=1024)
 def _fold(text: str) -> str:
-    """Casefolded, without diacritics (đ -> d): "Phó Ban biên tập" == "pho ban bien tap"."""
+    """Casefolded, without diacritics (đ -> d): "Phó Ban biên tập" == "pho ban bien tap".
+
+    Cached: a page's title and sapo are compared with many of its lines."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return normalize_space(text.casefold())
